@@ -1,0 +1,95 @@
+# pcapdex - one Makefile for the library, the tool, the tests and the benchmark.
+#
+#   make            build build/pcapdex
+#   make check      unit, CLI and corpus tests (ends "N passed, N failed")
+#   make check-asan the same tests built with ASan+UBSan
+#   make demo       install what is missing, build, index a rotated sample, query, carve
+#   make bench      generate large captures and measure against tcpdump
+#   make deps       apt-get install what is missing
+#   make install PREFIX=/usr/local
+
+PREFIX ?= /usr/local
+CC ?= cc
+BUILD ?= build
+WERROR ?=
+
+PKGS := libpcap libzstd libuv sqlite3 libcrypto zlib
+DEP_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+DEP_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpcap -lzstd -luv -lsqlite3 -lcrypto -lz)
+
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla \
+        -Wwrite-strings -Wpointer-arith -Wcast-qual -Wundef -Wno-unused-parameter
+CFLAGS ?= -O2 -g
+ALL_CFLAGS := -std=c11 -D_FILE_OFFSET_BITS=64 -D_GNU_SOURCE $(WARN) $(WERROR) $(CFLAGS) \
+              -Ilib -I$(BUILD) $(DEP_CFLAGS) $(EXTRA_CFLAGS)
+LDLIBS := $(DEP_LIBS) -lm $(EXTRA_LDFLAGS)
+
+LIB_SRC := $(sort $(wildcard lib/*.c))
+CLI_SRC := $(sort $(wildcard cli/*.c indexer/*.c query/*.c carver/*.c))
+TEST_SRC := $(sort $(wildcard tests/test_*.c)) tests/unit_main.c
+GEN_SRC := $(sort $(wildcard tests/gen/*.c))
+SCHEMA := $(sort $(wildcard schema/*.sql))
+
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/schema_sql.o
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
+# Small test programs, one per tests/tools/NAME.c, built as $(BUILD)/tools/NAME.
+TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.c))
+
+.PHONY: all check check-asan unit demo bench deps install clean fuzz robustness
+
+all: $(BUILD)/pcapdex $(BUILD)/pcapgen $(TOOLS)
+
+$(BUILD)/%.o: %.c $(wildcard lib/*.h) $(wildcard cli/*.h tests/*.h tests/gen/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# Migrations are compiled into the binary, in order, as C strings.
+$(BUILD)/schema_sql.c: $(SCHEMA) schema/embed.sh
+	@mkdir -p $(BUILD)
+	sh schema/embed.sh $(SCHEMA) > $@
+
+$(BUILD)/schema_sql.o: $(BUILD)/schema_sql.c
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/libpdx.a: $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/pcapdex: $(CLI_OBJ) $(BUILD)/libpdx.a
+	$(CC) $(ALL_CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libpdx.a $(LDLIBS)
+
+$(BUILD)/pcapgen: $(GEN_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libpdx.a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tools/%: $(BUILD)/tests/tools/%.o $(BUILD)/libpdx.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/unit: $(TEST_OBJ) $(BUILD)/libpdx.a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+unit: $(BUILD)/unit
+	$(BUILD)/unit
+
+check: all $(BUILD)/unit $(TOOLS)
+	BUILD=$(BUILD) sh tests/run.sh
+
+check-asan:
+	$(MAKE) BUILD=build/asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" check
+
+demo: deps all
+	sh tests/demo.sh $(BUILD)
+
+bench: all
+	sh bench/bench.sh $(BUILD)
+
+deps:
+	sh .ci/deps.sh
+
+install: $(BUILD)/pcapdex
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(BUILD)/pcapdex $(DESTDIR)$(PREFIX)/bin/pcapdex
+
+clean:
+	rm -rf build

@@ -1,0 +1,768 @@
+/*
+ * carve_cmd.c - "pcapdex carve": writes the packets of chosen flows back out,
+ * byte for byte, by seeking to their stored offsets in however many captures
+ * they span, and "pcapdex verify": checks that indexed captures are present
+ * and unchanged.
+ *
+ * Nothing is trusted: every capture is checked against the index (size,
+ * mtime, fingerprint) before anything is written, and every record reread
+ * at a stored offset must parse, fall inside its flow's time span and carry
+ * its flow's addresses, or the carve stops with exit 6.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../cli/cli.h"
+#include "capfile.h"
+#include "decode.h"
+#include "index.h"
+#include "select.h"
+#include "timeparse.h"
+#include "writer.h"
+
+/* What a record is checked against. */
+typedef struct cflow {
+    int64_t id;
+    int ip;
+    int has_mac;
+    uint8_t a[16], b[16];
+    uint8_t ma[6], mb[6];
+    int64_t first_ns, last_ns;
+    uint64_t packets, bytes;
+    uint64_t seen_packets, seen_bytes;
+    uint32_t linktype;
+} cflow;
+
+typedef struct centry {
+    uint64_t offset;
+    uint32_t flow; /* index into flows */
+} centry;
+
+/* One capture's share of the carve: its offsets in file order. */
+typedef struct cstream {
+    int64_t capture_id;
+    int64_t first_ns;
+    pdx_capfile *cf;
+    centry *e;
+    size_t n, cap, pos;
+    /* the current record, copied out of the capfile's buffer */
+    pdx_record rec;
+    uint8_t *data;
+    size_t data_cap;
+    int have;
+} cstream;
+
+typedef struct carver {
+    pdx_index *ix;
+    const char *db_path;
+    cflow *flows;
+    size_t n_flows, cap_flows;
+    cstream *streams;
+    size_t n_streams, cap_streams;
+    int partial;
+    int has_since, has_until;
+    int64_t since_ns, until_ns;
+    int format;     /* 0 = choose */
+    int missing;    /* captures left out (--partial) */
+    int quiet;
+} carver;
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: pcapdex carve [--db FILE] [-o FILE|-] [--format pcap|pcapng] [--partial] ID...\n"
+            "       pcapdex carve [--db FILE] --filter EXPR [--since T] [--until T] [-o FILE|--split DIR]\n"
+            "\n"
+            "Writes the packets of the given flows, merged in time order (file order for equal\n"
+            "times), reading only their records.  The records are the original ones: same\n"
+            "timestamps, lengths and bytes.\n"
+            "\n"
+            "  -o FILE, --output FILE  write here; '-' for stdout (default when stdout is not a terminal)\n"
+            "  --format pcap|pcapng    output format; default pcap, or pcapng (with a note) when the\n"
+            "                          packets mix link types or timestamp precisions\n"
+            "  --filter EXPR           carve every flow the query expression matches (docs/query.md)\n"
+            "  --since T, --until T    with --filter: flows active in the window, and only their\n"
+            "                          packets inside it\n"
+            "  --split DIR             one file per flow, DIR/ID.pcap (or .pcapng)\n"
+            "  --partial               carve what is still there when captures are missing or changed\n"
+            "  -q, --quiet             no notes on stderr\n"
+            "\n"
+            "Exit: 0 carved, 1 no such flow, 2 usage, 3 database error, 6 a capture is missing or\n"
+            "changed (with --partial: carved the rest), 7 output error.\n");
+}
+
+/* ---- gathering -------------------------------------------------------------- */
+
+static int add_flow(carver *c, sqlite3_stmt *st)
+{
+    if (c->n_flows == c->cap_flows) {
+        size_t nc = c->cap_flows ? c->cap_flows * 2 : 16;
+        cflow *n = realloc(c->flows, nc * sizeof(*n));
+        if (n == NULL)
+            return PDX_ENOMEM;
+        c->flows = n;
+        c->cap_flows = nc;
+    }
+    cflow *f = &c->flows[c->n_flows++];
+    memset(f, 0, sizeof(*f));
+    f->id = sqlite3_column_int64(st, 0);
+    f->ip = sqlite3_column_type(st, 1) != SQLITE_NULL;
+    if (f->ip && sqlite3_column_bytes(st, 2) == 16 && sqlite3_column_bytes(st, 3) == 16) {
+        memcpy(f->a, sqlite3_column_blob(st, 2), 16);
+        memcpy(f->b, sqlite3_column_blob(st, 3), 16);
+    }
+    if (sqlite3_column_bytes(st, 4) == 6 && sqlite3_column_bytes(st, 5) == 6) {
+        memcpy(f->ma, sqlite3_column_blob(st, 4), 6);
+        memcpy(f->mb, sqlite3_column_blob(st, 5), 6);
+        f->has_mac = 1;
+    }
+    f->first_ns = sqlite3_column_int64(st, 6);
+    f->last_ns = sqlite3_column_int64(st, 7);
+    f->packets = (uint64_t)sqlite3_column_int64(st, 8);
+    f->bytes = (uint64_t)sqlite3_column_int64(st, 9);
+    f->linktype = (uint32_t)sqlite3_column_int64(st, 10);
+    return PDX_OK;
+}
+
+#define FLOW_SELECT                                                                                \
+    "SELECT id, proto, src_ip, dst_ip, src_mac, dst_mac, first_ns, last_ns,"                       \
+    " src_packets + dst_packets, src_bytes + dst_bytes, linktype FROM flows "
+
+static cstream *stream_for(carver *c, int64_t capture_id)
+{
+    for (size_t i = 0; i < c->n_streams; i++)
+        if (c->streams[i].capture_id == capture_id)
+            return &c->streams[i];
+    if (c->n_streams == c->cap_streams) {
+        size_t nc = c->cap_streams ? c->cap_streams * 2 : 8;
+        cstream *n = realloc(c->streams, nc * sizeof(*n));
+        if (n == NULL)
+            return NULL;
+        c->streams = n;
+        c->cap_streams = nc;
+    }
+    cstream *s = &c->streams[c->n_streams++];
+    memset(s, 0, sizeof(*s));
+    s->capture_id = capture_id;
+    return s;
+}
+
+typedef struct seg_ctx {
+    carver *c;
+    uint32_t flow;
+} seg_ctx;
+
+static int take_segment(void *ctx, const pdx_segment *seg)
+{
+    seg_ctx *x = ctx;
+    cstream *s = stream_for(x->c, seg->capture_id);
+    if (s == NULL)
+        return PDX_ENOMEM;
+    if (s->n + seg->count > s->cap) {
+        size_t nc = s->cap ? s->cap : 256;
+        while (nc < s->n + seg->count)
+            nc *= 2;
+        centry *n = realloc(s->e, nc * sizeof(*n));
+        if (n == NULL)
+            return PDX_ENOMEM;
+        s->e = n;
+        s->cap = nc;
+    }
+    for (uint64_t i = 0; i < seg->count; i++) {
+        s->e[s->n].offset = seg->offsets[i];
+        s->e[s->n].flow = x->flow;
+        s->n++;
+    }
+    return PDX_OK;
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+    const centry *x = a, *y = b;
+    return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+static int cmp_stream(const void *a, const void *b)
+{
+    const cstream *x = a, *y = b;
+    if (x->first_ns != y->first_ns)
+        return x->first_ns < y->first_ns ? -1 : 1;
+    return x->capture_id < y->capture_id ? -1 : x->capture_id > y->capture_id;
+}
+
+static void free_streams(carver *c)
+{
+    for (size_t i = 0; i < c->n_streams; i++) {
+        pdx_capfile_close(c->streams[i].cf);
+        free(c->streams[i].e);
+        free(c->streams[i].data);
+    }
+    free(c->streams);
+    c->streams = NULL;
+    c->n_streams = c->cap_streams = 0;
+}
+
+/* Loads the offsets of flows [from, to) and opens their captures. */
+static int prepare(carver *c, size_t from, size_t to)
+{
+    char err[PDX_ERRBUF_SIZE];
+    int rc;
+    for (size_t i = from; i < to; i++) {
+        seg_ctx x = {c, (uint32_t)i};
+        if ((rc = pdx_index_segments(c->ix, c->flows[i].id, take_segment, &x, err)) < 0) {
+            pdx_cli_error("%s: %s", c->db_path, err);
+            return PDX_EXIT_DB;
+        }
+    }
+    int status = PDX_EXIT_OK;
+    for (size_t i = 0; i < c->n_streams; i++) {
+        cstream *s = &c->streams[i];
+        qsort(s->e, s->n, sizeof(*s->e), cmp_entry);
+        rc = pdx_capfile_open(c->ix, s->capture_id, &s->cf, err);
+        if (rc == PDX_EMISSING || rc == PDX_ECHANGED || rc == PDX_EIO) {
+            if (c->partial) {
+                pdx_cli_warn("%s; its %zu packets are left out", err, s->n);
+                c->missing++;
+                s->n = 0;
+                continue;
+            }
+            pdx_cli_error("%s", err);
+            status = PDX_EXIT_CHANGED;
+        } else if (rc < 0) {
+            pdx_cli_error("%s: %s", c->db_path, err);
+            return PDX_EXIT_DB;
+        } else {
+            s->first_ns = pdx_capfile_first_ns(s->cf);
+        }
+    }
+    if (status != PDX_EXIT_OK)
+        return status;
+    qsort(c->streams, c->n_streams, sizeof(*c->streams), cmp_stream);
+    return PDX_EXIT_OK;
+}
+
+/* ---- reading and checking -------------------------------------------------- */
+
+static int addr_pair_eq(const uint8_t *x, const uint8_t *y, const uint8_t *a, const uint8_t *b,
+                        size_t n)
+{
+    return (memcmp(x, a, n) == 0 && memcmp(y, b, n) == 0) ||
+           (memcmp(x, b, n) == 0 && memcmp(y, a, n) == 0);
+}
+
+/* Does the record belong to flow f as far as can be told from its bytes? */
+static const char *mismatch(const cflow *f, const pdx_record *rec)
+{
+    if (rec->block_type != 3 && (rec->ts_ns < f->first_ns || rec->ts_ns > f->last_ns))
+        return "its time is outside the flow's";
+    pdx_pkt p;
+    pdx_decode(rec->data, rec->caplen, rec->linktype, &p);
+    if (f->ip) {
+        if (p.kind == PDX_KIND_L2)
+            return "it is not an IP packet";
+        if (!addr_pair_eq(p.src, p.dst, f->a, f->b, 16))
+            return "its addresses are not the flow's";
+    } else if (f->has_mac && (p.flags & PDX_PKT_HAS_MAC) &&
+               !addr_pair_eq(p.src_mac, p.dst_mac, f->ma, f->mb, 6)) {
+        return "its MAC addresses are not the flow's";
+    }
+    return NULL;
+}
+
+/* Advances s to its next record inside the window; 0, 1 at the end, or an exit code. */
+static int stream_next(carver *c, cstream *s)
+{
+    char err[PDX_ERRBUF_SIZE];
+    while (s->pos < s->n) {
+        centry *e = &s->e[s->pos];
+        uint64_t hint = s->pos + 1 < s->n ? s->e[s->pos + 1].offset : 0;
+        int rc = pdx_capfile_read(s->cf, e->offset, hint, &s->rec, err);
+        if (rc < 0) {
+            pdx_cli_error("%s", err);
+            return PDX_EXIT_CHANGED;
+        }
+        cflow *f = &c->flows[e->flow];
+        const char *why = mismatch(f, &s->rec);
+        if (why != NULL) {
+            pdx_cli_error("%s: offset %" PRIu64 ": the record there does not match flow %" PRId64
+                          " (%s); the capture changed since it was indexed",
+                          pdx_capfile_path(s->cf), e->offset, f->id, why);
+            return PDX_EXIT_CHANGED;
+        }
+        f->seen_packets++;
+        f->seen_bytes += s->rec.origlen;
+        s->pos++;
+        if ((c->has_since && s->rec.ts_ns < c->since_ns) ||
+            (c->has_until && s->rec.ts_ns > c->until_ns))
+            continue;
+        if (s->rec.caplen > s->data_cap) {
+            uint8_t *nb = realloc(s->data, s->rec.caplen);
+            if (nb == NULL) {
+                pdx_cli_error("out of memory");
+                return PDX_EXIT_DB;
+            }
+            s->data = nb;
+            s->data_cap = s->rec.caplen;
+        }
+        memcpy(s->data, s->rec.data, s->rec.caplen);
+        s->rec.data = s->data;
+        s->have = 1;
+        return 0;
+    }
+    s->have = 0;
+    return 1;
+}
+
+/* Output format and pcap parameters for the streams' interfaces. */
+static int choose_format(carver *c, uint32_t *linktype, int *nsec, uint32_t *snaplen)
+{
+    int mixed = 0, have = 0;
+    *linktype = 1;
+    *nsec = 0;
+    *snaplen = 0;
+    for (size_t i = 0; i < c->n_streams; i++) {
+        cstream *s = &c->streams[i];
+        if (s->cf == NULL || s->n == 0)
+            continue;
+        const pdx_capinfo *in = pdx_capfile_info(s->cf);
+        for (size_t k = 0; k < in->n_ifaces; k++) {
+            const pdx_iface *f = &in->ifaces[k];
+            /* Interfaces none of the flows came in on do not count. */
+            int used = 0;
+            for (size_t j = 0; j < c->n_flows && !used; j++)
+                used = c->flows[j].linktype == f->linktype;
+            if (!used && in->n_ifaces > 1)
+                continue;
+            int ns = in->format == PDX_FMT_PCAPNG ? f->tsresol != 6 : in->pcap_nsec;
+            if (!have) {
+                *linktype = f->linktype;
+                *nsec = ns;
+                have = 1;
+            } else if (f->linktype != *linktype || ns != *nsec) {
+                mixed = 1;
+            }
+            if (f->snaplen > *snaplen)
+                *snaplen = f->snaplen;
+        }
+    }
+    return mixed;
+}
+
+/* Writes the streams, merged by time, to path ("-" = stdout). */
+static int write_out(carver *c, const char *path)
+{
+    char err[PDX_ERRBUF_SIZE];
+    uint32_t linktype;
+    int nsec;
+    uint32_t snaplen;
+    int mixed = choose_format(c, &linktype, &nsec, &snaplen);
+    int format = c->format;
+    if (format == 0) {
+        format = mixed ? PDX_OUT_PCAPNG : PDX_OUT_PCAP;
+        if (mixed && !c->quiet)
+            pdx_cli_note("the packets mix link types or timestamp precisions; writing pcapng");
+    } else if (format == PDX_OUT_PCAP && mixed) {
+        pdx_cli_error("the packets mix link types or timestamp precisions, which one pcap file "
+                      "cannot hold; use --format pcapng");
+        return PDX_EXIT_USAGE;
+    }
+
+    FILE *fp;
+    char tmp[4096];
+    int to_stdout = strcmp(path, "-") == 0;
+    if (to_stdout) {
+        fp = stdout;
+    } else {
+        snprintf(tmp, sizeof(tmp), "%s.part%d", path, (int)getpid());
+        fp = fopen(tmp, "wb");
+        if (fp == NULL) {
+            pdx_cli_error("%s: %s", path, strerror(errno));
+            return PDX_EXIT_OUTPUT;
+        }
+    }
+    static char iobuf[1 << 20];
+    setvbuf(fp, iobuf, _IOFBF, sizeof(iobuf));
+    pdx_writer *w = NULL;
+    int status = PDX_EXIT_OK;
+    if (pdx_writer_open(&w, fp, format, linktype, nsec, snaplen, err) < 0) {
+        pdx_cli_error("%s: %s", path, err);
+        status = PDX_EXIT_OUTPUT;
+        goto done;
+    }
+    for (size_t i = 0; i < c->n_streams; i++) {
+        cstream *s = &c->streams[i];
+        if (s->cf == NULL)
+            continue;
+        int rc = stream_next(c, s);
+        if (rc > 1) {
+            status = rc;
+            goto done;
+        }
+    }
+    for (;;) {
+        cstream *best = NULL;
+        for (size_t i = 0; i < c->n_streams; i++) {
+            cstream *s = &c->streams[i];
+            if (s->have && (best == NULL || s->rec.ts_ns < best->rec.ts_ns))
+                best = s;
+        }
+        if (best == NULL)
+            break;
+        const pdx_capinfo *in = pdx_capfile_info(best->cf);
+        const pdx_iface *ifc = best->rec.iface < in->n_ifaces ? &in->ifaces[best->rec.iface]
+                                                              : &in->ifaces[0];
+        pdx_iface fallback;
+        if (best->rec.iface >= in->n_ifaces) {
+            fallback = in->ifaces[0];
+            fallback.linktype = best->rec.linktype;
+            ifc = &fallback;
+        }
+        uint64_t key = ((uint64_t)best->capture_id << 24) | (best->rec.iface & 0xffffffu);
+        if (pdx_writer_put(w, &best->rec, ifc, key, err) < 0) {
+            if (!to_stdout || errno != EPIPE)
+                pdx_cli_error("%s: %s", path, err);
+            status = PDX_EXIT_OUTPUT;
+            goto done;
+        }
+        int rc = stream_next(c, best);
+        if (rc > 1) {
+            status = rc;
+            goto done;
+        }
+    }
+    /* Every flow carved whole must add up to what the index says. */
+    for (size_t i = 0; i < c->n_flows && !c->missing; i++) {
+        cflow *f = &c->flows[i];
+        if (f->seen_packets != f->packets || f->seen_bytes != f->bytes) {
+            pdx_cli_error("flow %" PRId64 ": the captures hold %" PRIu64 " packets and %" PRIu64
+                          " bytes of it, the index says %" PRIu64 " and %" PRIu64,
+                          f->id, f->seen_packets, f->seen_bytes, f->packets, f->bytes);
+            status = PDX_EXIT_CHANGED;
+        }
+    }
+done:
+    if (pdx_writer_close(w, err) < 0 && status == PDX_EXIT_OK) {
+        pdx_cli_error("%s: %s", path, err);
+        status = PDX_EXIT_OUTPUT;
+    }
+    if (!to_stdout) {
+        if (fclose(fp) != 0 && status == PDX_EXIT_OK) {
+            pdx_cli_error("%s: %s", path, strerror(errno));
+            status = PDX_EXIT_OUTPUT;
+        }
+        if (status == PDX_EXIT_OK && rename(tmp, path) != 0) {
+            pdx_cli_error("%s: %s", path, strerror(errno));
+            status = PDX_EXIT_OUTPUT;
+        }
+        if (status != PDX_EXIT_OK)
+            unlink(tmp);
+    }
+    return status;
+}
+
+/* Carves flows [from, to) to path. */
+static int carve_range(carver *c, size_t from, size_t to, const char *path)
+{
+    int status = prepare(c, from, to);
+    if (status == PDX_EXIT_OK)
+        status = write_out(c, path);
+    free_streams(c);
+    if (status == PDX_EXIT_OK && c->missing)
+        status = PDX_EXIT_CHANGED;
+    return status;
+}
+
+/* ---- selecting flows ---------------------------------------------------------- */
+
+static int select_ids(carver *c, char **ids, int n)
+{
+    sqlite3_stmt *st = NULL;
+    sqlite3 *db = pdx_index_db(c->ix);
+    if (sqlite3_prepare_v2(db, FLOW_SELECT "WHERE id=?1", -1, &st, NULL) != SQLITE_OK) {
+        pdx_cli_error("%s: %s", c->db_path, sqlite3_errmsg(db));
+        return PDX_EXIT_DB;
+    }
+    for (int i = 0; i < n; i++) {
+        uint64_t id = 0;
+        pdx_cli_parse_u64(ids[i], &id);
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE) {
+            pdx_cli_error("no flow %s in %s", ids[i], c->db_path);
+            sqlite3_finalize(st);
+            return PDX_EXIT_NOMATCH;
+        }
+        if (rc != SQLITE_ROW || add_flow(c, st) < 0) {
+            pdx_cli_error("%s: %s", c->db_path, sqlite3_errmsg(db));
+            sqlite3_finalize(st);
+            return PDX_EXIT_DB;
+        }
+    }
+    sqlite3_finalize(st);
+    return PDX_EXIT_OK;
+}
+
+static int select_filter(carver *c, const char *expr)
+{
+    char err[PDX_ERRBUF_SIZE];
+    size_t pos = 0;
+    pdx_select sel;
+    int status = PDX_EXIT_OK;
+    int rc = pdx_select_init(&sel, c->ix, expr, c->has_since ? &c->since_ns : NULL,
+                             c->has_until ? &c->until_ns : NULL, err, &pos);
+    if (rc < 0) {
+        pdx_cli_error("--filter: %s", err);
+        if (rc == PDX_EUSAGE && expr)
+            fprintf(stderr, "  %s\n  %*s^\n", expr, (int)pos, "");
+        pdx_select_free(&sel);
+        return rc == PDX_EUSAGE ? PDX_EXIT_USAGE : PDX_EXIT_DB;
+    }
+    char *sql = NULL;
+    size_t len = strlen(sel.where) + 256;
+    sql = malloc(len);
+    sqlite3_stmt *st = NULL;
+    sqlite3 *db = pdx_index_db(c->ix);
+    if (sql == NULL) {
+        pdx_select_free(&sel);
+        return PDX_EXIT_DB;
+    }
+    snprintf(sql, len, FLOW_SELECT "%s ORDER BY id", sel.where);
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK ||
+        pdx_select_bind(&sel, st, 1) < 0) {
+        pdx_cli_error("%s: %s", c->db_path, sqlite3_errmsg(db));
+        status = PDX_EXIT_DB;
+    } else {
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+            if (add_flow(c, st) < 0) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+        if (rc != SQLITE_DONE) {
+            pdx_cli_error("%s: %s", c->db_path, sqlite3_errmsg(db));
+            status = PDX_EXIT_DB;
+        }
+    }
+    sqlite3_finalize(st);
+    free(sql);
+    pdx_select_free(&sel);
+    return status;
+}
+
+int pdx_cmd_carve(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"db", required_argument, NULL, 'd'},
+        {"output", required_argument, NULL, 'o'},
+        {"format", required_argument, NULL, 'F'},
+        {"filter", required_argument, NULL, 'f'},
+        {"since", required_argument, NULL, 's'},
+        {"until", required_argument, NULL, 'u'},
+        {"split", required_argument, NULL, 'S'},
+        {"partial", no_argument, NULL, 'p'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    carver c;
+    const char *db_opt = NULL, *out = NULL, *filter = NULL, *split = NULL;
+    char err[PDX_ERRBUF_SIZE];
+    int opt, status = PDX_EXIT_OK;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t now_ns = (int64_t)now.tv_sec * 1000000000LL + now.tv_nsec;
+
+    memset(&c, 0, sizeof(c));
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'd': db_opt = optarg; break;
+        case 'o': out = optarg; break;
+        case 'F':
+            if (strcmp(optarg, "pcap") == 0)
+                c.format = PDX_OUT_PCAP;
+            else if (strcmp(optarg, "pcapng") == 0)
+                c.format = PDX_OUT_PCAPNG;
+            else {
+                pdx_cli_error("--format: '%s' is not pcap or pcapng", optarg);
+                return PDX_EXIT_USAGE;
+            }
+            break;
+        case 'f': filter = optarg; break;
+        case 's':
+        case 'u': {
+            int64_t t;
+            if (pdx_time_parse(optarg, now_ns, &t, err) < 0) {
+                pdx_cli_error("--%s: %s", opt == 's' ? "since" : "until", err);
+                return PDX_EXIT_USAGE;
+            }
+            if (opt == 's') {
+                c.has_since = 1;
+                c.since_ns = t;
+            } else {
+                c.has_until = 1;
+                c.until_ns = t;
+            }
+            break;
+        }
+        case 'S': split = optarg; break;
+        case 'p': c.partial = 1; break;
+        case 'q': c.quiet = 1; break;
+        case 'h': usage(stdout); return pdx_cli_close_stdout();
+        default: usage(stderr); return PDX_EXIT_USAGE;
+        }
+    }
+    if (filter == NULL && optind >= argc) {
+        pdx_cli_error("no flow ID and no --filter");
+        usage(stderr);
+        return PDX_EXIT_USAGE;
+    }
+    if (filter != NULL && optind < argc) {
+        pdx_cli_error("give flow IDs or --filter, not both");
+        return PDX_EXIT_USAGE;
+    }
+    if ((c.has_since || c.has_until) && filter == NULL) {
+        pdx_cli_error("--since and --until go with --filter");
+        return PDX_EXIT_USAGE;
+    }
+    for (int i = optind; i < argc; i++) {
+        uint64_t id;
+        if (pdx_cli_parse_u64(argv[i], &id) < 0 || id == 0 || id > INT64_MAX) {
+            pdx_cli_error("'%s' is not a flow ID", argv[i]);
+            return PDX_EXIT_USAGE;
+        }
+    }
+    if (split != NULL && out != NULL) {
+        pdx_cli_error("-o and --split exclude each other");
+        return PDX_EXIT_USAGE;
+    }
+    if (split == NULL && out == NULL) {
+        if (isatty(STDOUT_FILENO)) {
+            pdx_cli_error("no output: give -o FILE, -o - or --split DIR");
+            return PDX_EXIT_USAGE;
+        }
+        out = "-";
+    }
+    c.db_path = pdx_cli_db_path(db_opt);
+    if (pdx_index_open(&c.ix, c.db_path, PDX_INDEX_READ, err) < 0) {
+        pdx_cli_error("%s", err);
+        return PDX_EXIT_DB;
+    }
+    /* Reads see one snapshot even while an ingest commits. */
+    sqlite3_exec(pdx_index_db(c.ix), "BEGIN", NULL, NULL, NULL);
+    status = filter ? select_filter(&c, filter) : select_ids(&c, argv + optind, argc - optind);
+    if (status == PDX_EXIT_OK && c.n_flows == 0) {
+        if (!c.quiet)
+            pdx_cli_note("no flow matches");
+        status = PDX_EXIT_NOMATCH;
+    }
+    if (status == PDX_EXIT_OK && split == NULL) {
+        status = carve_range(&c, 0, c.n_flows, out);
+    } else if (status == PDX_EXIT_OK) {
+        if (mkdir(split, 0777) != 0 && errno != EEXIST) {
+            pdx_cli_error("%s: %s", split, strerror(errno));
+            status = PDX_EXIT_OUTPUT;
+        }
+        for (size_t i = 0; i < c.n_flows && status == PDX_EXIT_OK; i++) {
+            char path[4096];
+            snprintf(path, sizeof(path), "%s/%" PRId64 ".%s", split, c.flows[i].id,
+                     c.format == PDX_OUT_PCAPNG ? "pcapng" : "pcap");
+            int r = carve_range(&c, i, i + 1, path);
+            if (r == PDX_EXIT_CHANGED && c.partial)
+                c.missing = 0;
+            else if (r != PDX_EXIT_OK)
+                status = r;
+        }
+    }
+    sqlite3_exec(pdx_index_db(c.ix), "COMMIT", NULL, NULL, NULL);
+    pdx_index_close(c.ix);
+    free(c.flows);
+    if (out != NULL && strcmp(out, "-") == 0) {
+        int r = pdx_cli_close_stdout();
+        if (status == PDX_EXIT_OK)
+            status = r;
+    }
+    return status;
+}
+
+/* ---- verify ------------------------------------------------------------------------ */
+
+int pdx_cmd_verify(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"db", required_argument, NULL, 'd'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *db_opt = NULL;
+    int opt, quiet = 0;
+    char err[PDX_ERRBUF_SIZE];
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'd': db_opt = optarg; break;
+        case 'q': quiet = 1; break;
+        case 'h':
+            printf("usage: pcapdex verify [--db FILE] [-q]\n\nChecks that every indexed capture is "
+                   "still present and unchanged (size, mtime,\nfingerprint); names those that are "
+                   "not.  Exit: 0 all present, 6 some missing or\nchanged, 3 database error.\n");
+            return pdx_cli_close_stdout();
+        default: return PDX_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        pdx_cli_error("unexpected argument '%s'", argv[optind]);
+        return PDX_EXIT_USAGE;
+    }
+    const char *db = pdx_cli_db_path(db_opt);
+    pdx_index *ix = NULL;
+    if (pdx_index_open(&ix, db, PDX_INDEX_READ, err) < 0) {
+        pdx_cli_error("%s", err);
+        return PDX_EXIT_DB;
+    }
+    sqlite3_stmt *st = NULL;
+    int status = PDX_EXIT_OK;
+    uint64_t ok = 0, bad = 0;
+    if (sqlite3_prepare_v2(pdx_index_db(ix), "SELECT id FROM captures ORDER BY id", -1, &st, NULL) !=
+        SQLITE_OK) {
+        pdx_cli_error("%s: %s", db, sqlite3_errmsg(pdx_index_db(ix)));
+        pdx_index_close(ix);
+        return PDX_EXIT_DB;
+    }
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int r = pdx_capfile_check(ix, sqlite3_column_int64(st, 0), err);
+        if (r == PDX_OK) {
+            ok++;
+            continue;
+        }
+        bad++;
+        if (r == PDX_EMISSING || r == PDX_ECHANGED || r == PDX_EIO) {
+            printf("%s\n", err);
+            status = PDX_EXIT_CHANGED;
+        } else {
+            pdx_cli_error("%s: %s", db, err);
+            status = PDX_EXIT_DB;
+            break;
+        }
+    }
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        pdx_cli_error("%s: %s", db, sqlite3_errmsg(pdx_index_db(ix)));
+        status = PDX_EXIT_DB;
+    }
+    sqlite3_finalize(st);
+    pdx_index_close(ix);
+    if (!quiet)
+        pdx_cli_note("%llu captures present and unchanged, %llu not", (unsigned long long)ok,
+                     (unsigned long long)bad);
+    int r = pdx_cli_close_stdout();
+    return status != PDX_EXIT_OK ? status : r;
+}

@@ -1,0 +1,107 @@
+/*
+ * packets_cmd.c - "pcapdex packets": where every packet of some flows is,
+ * as capture path and record offset, from the index alone.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "../cli/cli.h"
+#include "index.h"
+
+typedef struct lister {
+    sqlite3 *db;
+    int64_t cached_id;
+    char path[4096];
+} lister;
+
+static int print_segment(void *ctx, const pdx_segment *s)
+{
+    lister *l = ctx;
+    if (s->capture_id != l->cached_id) {
+        sqlite3_stmt *st = NULL;
+        l->path[0] = '\0';
+        if (sqlite3_prepare_v2(l->db, "SELECT path FROM captures WHERE id=?1", -1, &st, NULL) ==
+            SQLITE_OK) {
+            sqlite3_bind_int64(st, 1, s->capture_id);
+            if (sqlite3_step(st) == SQLITE_ROW)
+                snprintf(l->path, sizeof(l->path), "%s", (const char *)sqlite3_column_text(st, 0));
+            sqlite3_finalize(st);
+        }
+        l->cached_id = s->capture_id;
+    }
+    for (uint64_t i = 0; i < s->count; i++)
+        if (printf("%" PRId64 "\t%s\t%" PRIu64 "\n", s->flow_id, l->path, s->offsets[i]) < 0)
+            return PDX_EIO;
+    return PDX_OK;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: pcapdex packets [--db FILE] (--all | ID...)\n"
+                 "\n"
+                 "Prints one line per packet: flow ID, capture path and the byte offset of the\n"
+                 "packet's record in that capture, tab-separated, in flow, capture and file order.\n");
+}
+
+int pdx_cmd_packets(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"db", required_argument, NULL, 'd'},
+        {"all", no_argument, NULL, 'a'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *db_opt = NULL;
+    int all = 0, c, status = PDX_EXIT_OK;
+    char err[PDX_ERRBUF_SIZE];
+    pdx_index *ix = NULL;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': db_opt = optarg; break;
+        case 'a': all = 1; break;
+        case 'h': usage(stdout); return pdx_cli_close_stdout();
+        default: usage(stderr); return PDX_EXIT_USAGE;
+        }
+    }
+    if (!all && optind >= argc) {
+        usage(stderr);
+        return PDX_EXIT_USAGE;
+    }
+    for (int i = optind; i < argc; i++) {
+        uint64_t id;
+        if (pdx_cli_parse_u64(argv[i], &id) < 0 || id == 0 || id > INT64_MAX) {
+            pdx_cli_error("'%s' is not a flow ID", argv[i]);
+            return PDX_EXIT_USAGE;
+        }
+    }
+    const char *db = pdx_cli_db_path(db_opt);
+    if (pdx_index_open(&ix, db, PDX_INDEX_READ, err) < 0) {
+        pdx_cli_error("%s", err);
+        return PDX_EXIT_DB;
+    }
+    lister l = {pdx_index_db(ix), -1, ""};
+    if (all) {
+        if (pdx_index_segments(ix, 0, print_segment, &l, err) < 0) {
+            pdx_cli_error("%s: %s", db, err);
+            status = PDX_EXIT_DB;
+        }
+    }
+    for (int i = optind; i < argc && status == PDX_EXIT_OK; i++) {
+        uint64_t id = 0;
+        pdx_cli_parse_u64(argv[i], &id);
+        if (pdx_index_segments(ix, (int64_t)id, print_segment, &l, err) < 0) {
+            pdx_cli_error("%s: %s", db, err);
+            status = PDX_EXIT_DB;
+        }
+    }
+    pdx_index_close(ix);
+    int r = pdx_cli_close_stdout();
+    return status != PDX_EXIT_OK ? status : r;
+}

@@ -1,0 +1,98 @@
+/* cli.c - messages, exit codes and small parsers shared by the front ends. */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *pdx_cli_prog = "pcapdex";
+
+static void vmsg(const char *kind, const char *fmt, va_list ap)
+{
+    fprintf(stderr, "%s: %s", pdx_cli_prog, kind);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
+void pdx_cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmsg("error: ", fmt, ap);
+    va_end(ap);
+}
+
+void pdx_cli_warn(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmsg("warning: ", fmt, ap);
+    va_end(ap);
+}
+
+void pdx_cli_note(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmsg("", fmt, ap);
+    va_end(ap);
+}
+
+const char *pdx_cli_db_path(const char *opt)
+{
+    const char *env;
+    if (opt != NULL && *opt != '\0')
+        return opt;
+    env = getenv("PCAPDEX_DB");
+    if (env != NULL && *env != '\0')
+        return env;
+    return PDX_DEFAULT_DB;
+}
+
+int pdx_cli_parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+    if (s == NULL || *s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0)
+        return -1;
+    uint64_t mul = 1;
+    switch (*end) {
+    case '\0': break;
+    case 'k': case 'K': mul = 1000ULL; end++; break;
+    case 'm': case 'M': mul = 1000000ULL; end++; break;
+    case 'g': case 'G': mul = 1000000000ULL; end++; break;
+    default: return -1;
+    }
+    if (*end != '\0' || (mul > 1 && v > UINT64_MAX / mul))
+        return -1;
+    *out = (uint64_t)v * mul;
+    return 0;
+}
+
+int pdx_cli_parse_seconds(const char *s, int64_t *out_ns)
+{
+    char *end;
+    if (s == NULL || *s == '\0')
+        return -1;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno != 0 || *end != '\0' || !(v >= 0) || v > 9e9)
+        return -1;
+    *out_ns = (int64_t)(v * 1e9 + 0.5);
+    return 0;
+}
+
+int pdx_cli_close_stdout(void)
+{
+    int bad = ferror(stdout);
+    if (fclose(stdout) != 0 || bad) {
+        if (errno != EPIPE)
+            pdx_cli_error("writing output: %s", strerror(errno ? errno : EIO));
+        return PDX_EXIT_OUTPUT;
+    }
+    return PDX_EXIT_OK;
+}

@@ -1,0 +1,55 @@
+/*
+ * cli.h - what the pcapdex front ends share: exit codes, messages on
+ * stderr, number parsing and the --db default.  Only front ends print or
+ * choose an exit code; the library never does.
+ */
+#ifndef PDX_CLI_H
+#define PDX_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+/* Exit codes, documented in docs/cli.md. */
+enum {
+    PDX_EXIT_OK = 0,          /* success */
+    PDX_EXIT_NOMATCH = 1,     /* query/carve: nothing matched */
+    PDX_EXIT_USAGE = 2,       /* bad arguments or expression */
+    PDX_EXIT_DB = 3,          /* the index cannot be opened, read or written */
+    PDX_EXIT_INPUT = 4,       /* a named capture could not be read at all */
+    PDX_EXIT_WARN = 5,        /* finished, with warnings (damaged or changed captures) */
+    PDX_EXIT_CHANGED = 6,     /* a capture is missing or changed since it was indexed */
+    PDX_EXIT_OUTPUT = 7,      /* writing the output failed (disk full, closed pipe) */
+    PDX_EXIT_INTERRUPTED = 130 /* stopped by SIGINT/SIGTERM after a clean rollback */
+};
+
+#define PDX_DEFAULT_DB "pcapdex.db"
+
+/* "pcapdex index" etc., set by main for messages. */
+extern const char *pdx_cli_prog;
+
+void pdx_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void pdx_cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void pdx_cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The index path: --db if given, else $PCAPDEX_DB, else pcapdex.db. */
+const char *pdx_cli_db_path(const char *opt);
+
+/* Parses a non-negative integer with an optional K/M/G suffix (powers of
+ * 1024 when binary is set, else 1000).  0 or -1. */
+int pdx_cli_parse_u64(const char *s, uint64_t *out);
+
+/* Parses seconds with an optional fraction; 0 or -1. */
+int pdx_cli_parse_seconds(const char *s, int64_t *out_ns);
+
+/* Closes stdout and reports a failure (disk full, EPIPE); returns an exit
+ * code: PDX_EXIT_OK or PDX_EXIT_OUTPUT. */
+int pdx_cli_close_stdout(void);
+
+/* Subcommands. */
+int pdx_cmd_index(int argc, char **argv);
+int pdx_cmd_packets(int argc, char **argv);
+int pdx_cmd_query(int argc, char **argv);
+int pdx_cmd_carve(int argc, char **argv);
+int pdx_cmd_verify(int argc, char **argv);
+
+#endif

@@ -1,0 +1,693 @@
+/*
+ * index_cmd.c - "pcapdex index": reads captures once, decodes layers 2-4,
+ * assembles flows across the capture set, and commits each capture to the
+ * index in one transaction.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <glob.h>
+#include <limits.h>
+#include <pcap/pcap.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../cli/cli.h"
+#include "addr.h"
+#include "capture.h"
+#include "decode.h"
+#include "flow.h"
+#include "index.h"
+
+#define MAX_EXCLUDES 64
+#define MAX_WARN_TEXT 4096
+
+typedef struct input {
+    char *path;        /* absolute */
+    int explicit_arg;  /* named on the command line (not found in a directory) */
+    int64_t first_ns;  /* first record's time, for ordering */
+} input;
+
+typedef struct bpf_entry {
+    uint32_t linktype;
+    int ok;
+    struct bpf_program prog;
+} bpf_entry;
+
+typedef struct indexer {
+    const char *db_path;
+    pdx_index *ix;
+    pdx_flowtab *ft;
+    pdx_flow_cfg cfg;
+    /* inputs */
+    input *in;
+    size_t n_in, cap_in;
+    /* options */
+    uint8_t ex_lo[MAX_EXCLUDES][16], ex_hi[MAX_EXCLUDES][16];
+    size_t n_ex;
+    const char *filter;
+    bpf_entry *bpf;
+    size_t n_bpf;
+    int json, quiet, progress;
+    /* totals */
+    uint64_t captures_done, captures_skipped, captures_failed, captures_changed, captures_damaged;
+    uint64_t packets, bytes, file_bytes, filtered, warnings, not_captures;
+    char *warn_json;
+    size_t warn_json_len, warn_json_cap;
+    double t0, last_progress;
+} indexer;
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    stop_requested = sig;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: pcapdex index [--db FILE] [OPTIONS] CAPTURE|DIR|GLOB...\n"
+            "\n"
+            "Indexes pcap, pcapng and snoop captures into the flow index.  Directories are\n"
+            "searched recursively; the captures are ordered by their first packet's time,\n"
+            "and flows continue from one capture into the next.  Captures already indexed\n"
+            "are skipped, so a run can be repeated.\n"
+            "\n"
+            "  --db FILE             index database (default $PCAPDEX_DB or pcapdex.db)\n"
+            "  --exclude CIDR        drop packets to or from this network (repeatable)\n"
+            "  --filter EXPR         index only packets matching this BPF expression\n"
+            "  --idle-timeout SECS   end a flow idle this long (default 120)\n"
+            "  --close-timeout SECS  keep a closed TCP flow this long for stray packets (default 10)\n"
+            "  --json                print the summary as one JSON object on stdout\n"
+            "  -q, --quiet           no progress line and no summary\n"
+            "  -h, --help            this help\n"
+            "\n"
+            "Exit: 0 indexed, 2 usage, 3 database error, 4 a named capture unreadable,\n"
+            "5 finished with warnings (damaged or changed captures), 130 interrupted.\n");
+}
+
+/* ---- inputs -------------------------------------------------------------- */
+
+static int add_input(indexer *x, const char *path, int explicit_arg)
+{
+    char real[PATH_MAX];
+    if (realpath(path, real) == NULL)
+        snprintf(real, sizeof(real), "%s", path);
+    for (size_t i = 0; i < x->n_in; i++)
+        if (strcmp(x->in[i].path, real) == 0)
+            return 0;
+    if (x->n_in == x->cap_in) {
+        size_t nc = x->cap_in ? x->cap_in * 2 : 64;
+        input *n = realloc(x->in, nc * sizeof(*n));
+        if (n == NULL)
+            return -1;
+        x->in = n;
+        x->cap_in = nc;
+    }
+    x->in[x->n_in].path = strdup(real);
+    if (x->in[x->n_in].path == NULL)
+        return -1;
+    x->in[x->n_in].explicit_arg = explicit_arg;
+    x->in[x->n_in].first_ns = INT64_MAX;
+    x->n_in++;
+    return 0;
+}
+
+static indexer *walk_target;
+
+static int walk_cb(const char *fpath, const struct stat *sb, int type, struct FTW *ftw)
+{
+    if (type == FTW_F && S_ISREG(sb->st_mode))
+        if (add_input(walk_target, fpath, 0) < 0)
+            return -1;
+    return 0;
+}
+
+static int has_glob_chars(const char *s)
+{
+    return strpbrk(s, "*?[") != NULL;
+}
+
+/* Expands one argument; returns 0, or -1 (message printed) when nothing is there. */
+static int expand_arg(indexer *x, const char *arg)
+{
+    struct stat st;
+    if (stat(arg, &st) == 0) {
+        if (S_ISDIR(st.st_mode)) {
+            walk_target = x;
+            if (nftw(arg, walk_cb, 32, FTW_PHYS) != 0) {
+                pdx_cli_error("%s: cannot read directory: %s", arg, strerror(errno));
+                return -1;
+            }
+            return 0;
+        }
+        return add_input(x, arg, 1);
+    }
+    if (has_glob_chars(arg)) {
+        glob_t g;
+        int rc = glob(arg, 0, NULL, &g);
+        if (rc == 0) {
+            for (size_t i = 0; i < g.gl_pathc; i++)
+                if (expand_arg(x, g.gl_pathv[i]) < 0) {
+                    globfree(&g);
+                    return -1;
+                }
+            globfree(&g);
+            return 0;
+        }
+        globfree(&g);
+    }
+    pdx_cli_error("%s: %s", arg, strerror(errno ? errno : ENOENT));
+    return -1;
+}
+
+static int cmp_input(const void *a, const void *b)
+{
+    const input *x = a, *y = b;
+    if (x->first_ns != y->first_ns)
+        return x->first_ns < y->first_ns ? -1 : 1;
+    return strcmp(x->path, y->path);
+}
+
+/* ---- warnings ------------------------------------------------------------- */
+
+static void json_escape_append(indexer *x, const char *s)
+{
+    size_t need = strlen(s) * 6 + 8;
+    if (x->warn_json_len + need >= x->warn_json_cap) {
+        size_t nc = (x->warn_json_cap + need) * 2;
+        char *n = realloc(x->warn_json, nc);
+        if (n == NULL)
+            return;
+        x->warn_json = n;
+        x->warn_json_cap = nc;
+    }
+    char *o = x->warn_json + x->warn_json_len;
+    if (x->warn_json_len > 0)
+        *o++ = ',';
+    *o++ = '"';
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') {
+            *o++ = '\\';
+            *o++ = (char)*p;
+        } else if (*p < 0x20) {
+            o += sprintf(o, "\\u%04x", *p);
+        } else {
+            *o++ = (char)*p;
+        }
+    }
+    *o++ = '"';
+    *o = '\0';
+    x->warn_json_len = (size_t)(o - x->warn_json);
+}
+
+static void warn(indexer *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void warn(indexer *x, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    x->warnings++;
+    if (x->progress)
+        fputs("\r\033[K", stderr);
+    if (!x->json || !x->quiet)
+        pdx_cli_warn("%s", msg);
+    json_escape_append(x, msg);
+}
+
+/* ---- filters --------------------------------------------------------------- */
+
+static int linktype_to_dlt(uint32_t lt)
+{
+    if (lt == 101)
+        return DLT_RAW;
+    return (int)lt;
+}
+
+/* 1 keep, 0 drop. */
+static int bpf_keep(indexer *x, const pdx_record *rec)
+{
+    bpf_entry *e = NULL;
+    for (size_t i = 0; i < x->n_bpf; i++)
+        if (x->bpf[i].linktype == rec->linktype)
+            e = &x->bpf[i];
+    if (e == NULL) {
+        bpf_entry *n = realloc(x->bpf, (x->n_bpf + 1) * sizeof(*n));
+        if (n == NULL)
+            return 1;
+        x->bpf = n;
+        e = &x->bpf[x->n_bpf++];
+        memset(e, 0, sizeof(*e));
+        e->linktype = rec->linktype;
+        pcap_t *p = pcap_open_dead(linktype_to_dlt(rec->linktype), PDX_MAX_CAPLEN);
+        if (p != NULL) {
+            e->ok = pcap_compile(p, &e->prog, x->filter, 1, PCAP_NETMASK_UNKNOWN) == 0;
+            if (!e->ok)
+                warn(x, "filter '%s' does not compile for link type %u: %s; such packets are dropped",
+                     x->filter, rec->linktype, pcap_geterr(p));
+            pcap_close(p);
+        }
+    }
+    if (!e->ok)
+        return 0;
+    struct pcap_pkthdr h;
+    memset(&h, 0, sizeof(h));
+    h.caplen = rec->caplen;
+    h.len = rec->origlen;
+    return pcap_offline_filter(&e->prog, &h, rec->data) != 0;
+}
+
+static int in_range(const uint8_t *a, const uint8_t *lo, const uint8_t *hi)
+{
+    return memcmp(a, lo, 16) >= 0 && memcmp(a, hi, 16) <= 0;
+}
+
+static int excluded(const indexer *x, const pdx_pkt *p)
+{
+    if (p->kind == PDX_KIND_L2)
+        return 0;
+    for (size_t i = 0; i < x->n_ex; i++)
+        if (in_range(p->src, x->ex_lo[i], x->ex_hi[i]) || in_range(p->dst, x->ex_lo[i], x->ex_hi[i]))
+            return 1;
+    return 0;
+}
+
+/* ---- progress ---------------------------------------------------------------- */
+
+static void show_progress(indexer *x, const char *path, uint64_t done, uint64_t size)
+{
+    double t = now_s();
+    if (t - x->last_progress < 0.5)
+        return;
+    x->last_progress = t;
+    double el = t - x->t0;
+    double gbps = el > 0 ? (double)(x->file_bytes + done) / el / 1e9 : 0;
+    const char *base = strrchr(path, '/');
+    fprintf(stderr, "\r\033[K%s: %s %3.0f%%  %llu packets  %.2f GB/s", pdx_cli_prog,
+            base ? base + 1 : path, size ? 100.0 * (double)done / (double)size : 100.0,
+            (unsigned long long)(x->packets), gbps);
+}
+
+/* ---- one capture ------------------------------------------------------------- */
+
+static int adopt_cb(void *ctx, const pdx_flow *f)
+{
+    return pdx_flowtab_adopt(ctx, f);
+}
+
+/* Opens path to learn size, mtime and fingerprint. */
+static int file_identity(const char *path, uint64_t *size, int64_t *mtime, char fp[80], char *errbuf)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0)
+        return pdx_errf(errbuf, PDX_EIO, "%s", strerror(errno));
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return pdx_errf(errbuf, PDX_EIO, "not a regular file");
+    }
+    *size = (uint64_t)st.st_size;
+    *mtime = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+    int rc = fp ? pdx_fingerprint_fd(fd, *size, fp, errbuf) : PDX_OK;
+    close(fd);
+    return rc;
+}
+
+enum { CAP_OK = 0, CAP_SKIP = 1, CAP_FAILED = 2, CAP_FATAL = 3, CAP_STOP = 4 };
+
+static int index_one(indexer *x, input *in)
+{
+    char err[PDX_ERRBUF_SIZE];
+    pdx_caprow row;
+    pdx_capknown known;
+    pdx_capture *cap = NULL;
+    int rc;
+
+    memset(&row, 0, sizeof(row));
+    row.path = in->path;
+    if (file_identity(in->path, &row.size, &row.mtime_ns, NULL, err) < 0) {
+        if (in->explicit_arg)
+            pdx_cli_error("%s: %s", in->path, err);
+        x->captures_failed += in->explicit_arg;
+        return CAP_FAILED;
+    }
+    rc = pdx_index_capture_by_path(x->ix, in->path, &known, err);
+    if (rc < 0) {
+        pdx_cli_error("%s: %s", x->db_path, err);
+        return CAP_FATAL;
+    }
+    if (rc == 1 && known.size == row.size && known.mtime_ns == row.mtime_ns) {
+        x->captures_skipped++;
+        return CAP_SKIP;
+    }
+    if (file_identity(in->path, &row.size, &row.mtime_ns, row.fingerprint, err) < 0) {
+        pdx_cli_error("%s: %s", in->path, err);
+        x->captures_failed++;
+        return CAP_FAILED;
+    }
+    if (rc == 1) {
+        if (strcmp(known.fingerprint, row.fingerprint) == 0) {
+            x->captures_skipped++;
+            return CAP_SKIP;
+        }
+        warn(x, "%s: changed since it was indexed (size or content differ); not indexed again",
+             in->path);
+        x->captures_changed++;
+        return CAP_SKIP;
+    }
+    rc = pdx_index_capture_by_fingerprint(x->ix, row.fingerprint, row.size, &known, err);
+    if (rc < 0) {
+        pdx_cli_error("%s: %s", x->db_path, err);
+        return CAP_FATAL;
+    }
+    if (rc == 1) {
+        if (!x->quiet)
+            pdx_cli_note("%s: same content as indexed capture %s; skipped", in->path, known.path);
+        x->captures_skipped++;
+        return CAP_SKIP;
+    }
+
+    rc = pdx_capture_open(&cap, in->path, err);
+    if (rc < 0) {
+        if (in->explicit_arg) {
+            pdx_cli_error("%s: %s", in->path, err);
+            x->captures_failed++;
+        } else {
+            x->not_captures++;
+        }
+        return CAP_FAILED;
+    }
+
+    if (pdx_index_begin(x->ix, err) < 0) {
+        pdx_cli_error("%s: %s", x->db_path, err);
+        pdx_capture_close(cap);
+        return CAP_FATAL;
+    }
+    row.info = pdx_capture_info(cap);
+    row.first_ns = row.last_ns = INT64_MIN;
+    row.status = "indexing";
+    row.warnings = "";
+    if (pdx_index_capture_insert(x->ix, &row, err) < 0) {
+        pdx_cli_error("%s: %s", x->db_path, err);
+        goto fatal;
+    }
+
+    pdx_record rec;
+    pdx_pkt pkt;
+    int damaged = 0;
+    char warntext[MAX_WARN_TEXT] = "";
+    uint64_t since_check = 0;
+    for (;;) {
+        rc = pdx_capture_next(cap, &rec, err);
+        if (rc == 0)
+            break;
+        if (rc < 0) {
+            damaged = 1;
+            warn(x, "%s: %s; indexed up to the damage", in->path, err);
+            snprintf(warntext, sizeof(warntext), "%s", err);
+            break;
+        }
+        row.packets++;
+        row.bytes += rec.origlen;
+        row.cap_bytes += rec.caplen;
+        if (row.first_ns == INT64_MIN || rec.ts_ns < row.first_ns)
+            row.first_ns = rec.ts_ns;
+        if (row.last_ns == INT64_MIN || rec.ts_ns > row.last_ns)
+            row.last_ns = rec.ts_ns;
+        pdx_decode(rec.data, rec.caplen, rec.linktype, &pkt);
+        if (pkt.flags & PDX_PKT_TRUNCATED)
+            row.truncated++;
+        if (pkt.flags & PDX_PKT_INVALID)
+            row.invalid++;
+        if ((x->n_ex && excluded(x, &pkt)) || (x->filter && !bpf_keep(x, &rec))) {
+            x->filtered++;
+            continue;
+        }
+        rc = pdx_flowtab_packet(x->ft, &pkt, rec.linktype, row.id, rec.offset, rec.ts_ns, rec.origlen);
+        if (rc < 0) {
+            pdx_cli_error("%s: %s", x->db_path, pdx_index_errmsg(x->ix));
+            goto fatal;
+        }
+        if (++since_check >= 65536) {
+            since_check = 0;
+            if (stop_requested)
+                goto interrupted;
+            if (x->progress)
+                show_progress(x, in->path, pdx_capture_tell(cap), row.size);
+        }
+    }
+    if (stop_requested)
+        goto interrupted;
+    const pdx_capstats *cs = pdx_capture_stats(cap);
+    if (cs->bad_iface)
+        warn(x, "%s: %llu packets name an interface the capture does not describe", in->path,
+             (unsigned long long)cs->bad_iface);
+    rc = pdx_flowtab_end_capture(x->ft, row.id);
+    if (rc < 0) {
+        pdx_cli_error("%s: %s", x->db_path, pdx_index_errmsg(x->ix));
+        goto fatal;
+    }
+    row.status = damaged ? "damaged" : "complete";
+    row.warnings = warntext;
+    row.info = pdx_capture_info(cap);
+    if (pdx_index_capture_finish(x->ix, &row, err) < 0 || pdx_index_commit(x->ix, err) < 0) {
+        pdx_cli_error("%s: %s", x->db_path, err);
+        goto fatal;
+    }
+    x->captures_done++;
+    x->captures_damaged += damaged;
+    x->packets += row.packets;
+    x->bytes += row.bytes;
+    x->file_bytes += row.size;
+    pdx_capture_close(cap);
+    return CAP_OK;
+
+interrupted:
+    pdx_index_rollback(x->ix);
+    pdx_capture_close(cap);
+    return CAP_STOP;
+fatal:
+    pdx_index_rollback(x->ix);
+    pdx_capture_close(cap);
+    return CAP_FATAL;
+}
+
+/* Reads each input's first timestamp so the set can be ordered by time. */
+static void peek_times(indexer *x)
+{
+    char err[PDX_ERRBUF_SIZE];
+    for (size_t i = 0; i < x->n_in; i++) {
+        pdx_capture *c = NULL;
+        pdx_record rec;
+        if (pdx_capture_open(&c, x->in[i].path, err) == 0) {
+            if (pdx_capture_next(c, &rec, err) == 1)
+                x->in[i].first_ns = rec.ts_ns;
+            pdx_capture_close(c);
+        }
+    }
+    qsort(x->in, x->n_in, sizeof(x->in[0]), cmp_input);
+}
+
+static void summary(indexer *x, double secs)
+{
+    uint64_t flows = pdx_flowtab_created(x->ft);
+    double gbps = secs > 0 ? (double)x->file_bytes / secs / 1e9 : 0;
+    if (x->json) {
+        printf("{\"db\":\"%s\",\"captures_indexed\":%llu,\"captures_skipped\":%llu,"
+               "\"captures_failed\":%llu,\"captures_changed\":%llu,\"captures_damaged\":%llu,"
+               "\"not_captures\":%llu,\"packets\":%llu,\"packets_filtered\":%llu,"
+               "\"flows_created\":%llu,\"bytes\":%llu,\"file_bytes\":%llu,\"seconds\":%.3f,"
+               "\"gb_per_s\":%.3f,\"warnings\":[%s]}\n",
+               x->db_path, (unsigned long long)x->captures_done,
+               (unsigned long long)x->captures_skipped, (unsigned long long)x->captures_failed,
+               (unsigned long long)x->captures_changed, (unsigned long long)x->captures_damaged,
+               (unsigned long long)x->not_captures, (unsigned long long)x->packets,
+               (unsigned long long)x->filtered, (unsigned long long)flows,
+               (unsigned long long)x->bytes, (unsigned long long)x->file_bytes, secs, gbps,
+               x->warn_json ? x->warn_json : "");
+        return;
+    }
+    if (x->quiet)
+        return;
+    fprintf(stderr,
+            "%s: %llu captures indexed, %llu already indexed, %llu packets, %llu flows, "
+            "%.1f MB in %.2f s (%.2f GB/s), %llu warnings\n",
+            pdx_cli_prog, (unsigned long long)x->captures_done,
+            (unsigned long long)x->captures_skipped, (unsigned long long)x->packets,
+            (unsigned long long)flows, (double)x->file_bytes / 1e6, secs, gbps,
+            (unsigned long long)x->warnings);
+    if (x->not_captures)
+        pdx_cli_note("%llu files in the directories given are not captures; skipped",
+                     (unsigned long long)x->not_captures);
+}
+
+int pdx_cmd_index(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"db", required_argument, NULL, 'd'},
+        {"exclude", required_argument, NULL, 'x'},
+        {"filter", required_argument, NULL, 'f'},
+        {"idle-timeout", required_argument, NULL, 'i'},
+        {"close-timeout", required_argument, NULL, 'c'},
+        {"json", no_argument, NULL, 'j'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    indexer x;
+    const char *db_opt = NULL;
+    char err[PDX_ERRBUF_SIZE];
+    int c, status = PDX_EXIT_OK;
+
+    memset(&x, 0, sizeof(x));
+    pdx_flow_cfg_default(&x.cfg);
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': db_opt = optarg; break;
+        case 'x':
+            if (x.n_ex == MAX_EXCLUDES) {
+                pdx_cli_error("at most %d --exclude networks", MAX_EXCLUDES);
+                return PDX_EXIT_USAGE;
+            }
+            if (pdx_addr_parse_cidr(optarg, x.ex_lo[x.n_ex], x.ex_hi[x.n_ex]) != 0) {
+                pdx_cli_error("--exclude: '%s' is not a network (CIDR)", optarg);
+                return PDX_EXIT_USAGE;
+            }
+            x.n_ex++;
+            break;
+        case 'f': x.filter = optarg; break;
+        case 'i':
+            if (pdx_cli_parse_seconds(optarg, &x.cfg.idle_timeout_ns) < 0) {
+                pdx_cli_error("--idle-timeout: '%s' is not a number of seconds", optarg);
+                return PDX_EXIT_USAGE;
+            }
+            break;
+        case 'c':
+            if (pdx_cli_parse_seconds(optarg, &x.cfg.closing_timeout_ns) < 0) {
+                pdx_cli_error("--close-timeout: '%s' is not a number of seconds", optarg);
+                return PDX_EXIT_USAGE;
+            }
+            break;
+        case 'j': x.json = 1; break;
+        case 'q': x.quiet = 1; break;
+        case 'h': usage(stdout); return pdx_cli_close_stdout();
+        default: usage(stderr); return PDX_EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        pdx_cli_error("no capture given");
+        usage(stderr);
+        return PDX_EXIT_USAGE;
+    }
+    if (x.filter != NULL) {
+        /* Catch syntax errors before touching anything. */
+        pcap_t *p = pcap_open_dead(DLT_EN10MB, PDX_MAX_CAPLEN);
+        struct bpf_program prog;
+        if (p == NULL || pcap_compile(p, &prog, x.filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+            pdx_cli_error("--filter: %s", p ? pcap_geterr(p) : "cannot compile");
+            if (p)
+                pcap_close(p);
+            return PDX_EXIT_USAGE;
+        }
+        pcap_freecode(&prog);
+        pcap_close(p);
+    }
+    x.db_path = pdx_cli_db_path(db_opt);
+    for (int i = optind; i < argc; i++)
+        if (expand_arg(&x, argv[i]) < 0)
+            status = PDX_EXIT_INPUT;
+
+    if (pdx_index_open(&x.ix, x.db_path, PDX_INDEX_WRITE, err) < 0) {
+        pdx_cli_error("%s", err);
+        status = PDX_EXIT_DB;
+        goto out;
+    }
+    int64_t max_id = 0;
+    if (pdx_index_max_flow_id(x.ix, &max_id, err) < 0) {
+        pdx_cli_error("%s: %s", x.db_path, err);
+        status = PDX_EXIT_DB;
+        goto out;
+    }
+    pdx_flow_ops ops = {x.ix, pdx_index_put_segment, pdx_index_put_flow};
+    x.ft = pdx_flowtab_create(&x.cfg, &ops, max_id + 1);
+    if (x.ft == NULL) {
+        pdx_cli_error("out of memory");
+        status = PDX_EXIT_DB;
+        goto out;
+    }
+    if (pdx_index_load_live(x.ix, adopt_cb, x.ft, err) < 0) {
+        pdx_cli_error("%s: %s", x.db_path, err);
+        status = PDX_EXIT_DB;
+        goto out;
+    }
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    x.progress = !x.quiet && isatty(STDERR_FILENO);
+    x.t0 = now_s();
+    peek_times(&x);
+    for (size_t i = 0; i < x.n_in; i++) {
+        int r = index_one(&x, &x.in[i]);
+        if (r == CAP_FATAL) {
+            status = PDX_EXIT_DB;
+            break;
+        }
+        if (r == CAP_STOP || stop_requested) {
+            if (x.progress)
+                fputs("\r\033[K", stderr);
+            pdx_cli_note("interrupted: %s was not indexed; captures before it are committed",
+                         x.in[i].path);
+            status = PDX_EXIT_INTERRUPTED;
+            break;
+        }
+    }
+    if (x.progress)
+        fputs("\r\033[K", stderr);
+    summary(&x, now_s() - x.t0);
+    if (status == PDX_EXIT_OK) {
+        if (x.captures_failed)
+            status = PDX_EXIT_INPUT;
+        else if (x.warnings)
+            status = PDX_EXIT_WARN;
+    }
+out:
+    pdx_flowtab_free(x.ft);
+    pdx_index_close(x.ix);
+    for (size_t i = 0; i < x.n_in; i++)
+        free(x.in[i].path);
+    free(x.in);
+    for (size_t i = 0; i < x.n_bpf; i++)
+        if (x.bpf[i].ok)
+            pcap_freecode(&x.bpf[i].prog);
+    free(x.bpf);
+    free(x.warn_json);
+    if (x.json) {
+        int r = pdx_cli_close_stdout();
+        if (status == PDX_EXIT_OK)
+            status = r;
+    }
+    return status;
+}

@@ -1,0 +1,319 @@
+/* capfile.c - rereading records of an indexed capture at stored offsets. */
+#include "capfile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* A read covers the wanted record and the next ones up to this far. */
+#define READ_SPAN (64u * 1024u)
+#define READ_MIN (4u * 1024u)
+
+struct pdx_capfile {
+    int64_t id;
+    int fd;
+    char *path;
+    int64_t first_ns;
+    pdx_capinfo info;
+    uint8_t *buf;
+    size_t cap;
+    uint64_t buf_off; /* file offset of buf[0] */
+    size_t buf_len;
+};
+
+typedef struct caprow {
+    char path[4096];
+    uint64_t size;
+    int64_t mtime_ns;
+    char fingerprint[80];
+    char format[16];
+    char byte_order[8];
+    char version[32];
+    char res[64];
+    uint32_t snaplen, hdrlen;
+    int swapped;
+    int64_t first_ns;
+} caprow;
+
+static int load_row(pdx_index *ix, int64_t id, caprow *r, char *errbuf)
+{
+    sqlite3_stmt *st = NULL;
+    sqlite3 *db = pdx_index_db(ix);
+    if (sqlite3_prepare_v2(db,
+                           "SELECT path, size, mtime_ns, fingerprint, format, byte_order, version,"
+                           " ts_resolution, snaplen, pcap_hdrlen, pcap_swapped, first_ns"
+                           " FROM captures WHERE id=?1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return pdx_errf(errbuf, PDX_EDB, "prepare: %s", sqlite3_errmsg(db));
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        if (rc == SQLITE_DONE)
+            return pdx_errf(errbuf, PDX_EDB, "the index has no capture %lld", (long long)id);
+        return pdx_errf(errbuf, PDX_EDB, "read capture %lld: %s", (long long)id, sqlite3_errmsg(db));
+    }
+#define TXT(col) (sqlite3_column_text(st, col) ? (const char *)sqlite3_column_text(st, col) : "")
+    snprintf(r->path, sizeof(r->path), "%s", TXT(0));
+    r->size = (uint64_t)sqlite3_column_int64(st, 1);
+    r->mtime_ns = sqlite3_column_int64(st, 2);
+    snprintf(r->fingerprint, sizeof(r->fingerprint), "%s", TXT(3));
+    snprintf(r->format, sizeof(r->format), "%s", TXT(4));
+    snprintf(r->byte_order, sizeof(r->byte_order), "%s", TXT(5));
+    snprintf(r->version, sizeof(r->version), "%s", TXT(6));
+    snprintf(r->res, sizeof(r->res), "%s", TXT(7));
+#undef TXT
+    r->snaplen = (uint32_t)sqlite3_column_int64(st, 8);
+    r->hdrlen = (uint32_t)sqlite3_column_int64(st, 9);
+    r->swapped = sqlite3_column_int(st, 10);
+    r->first_ns = sqlite3_column_type(st, 11) == SQLITE_NULL ? INT64_MAX : sqlite3_column_int64(st, 11);
+    sqlite3_finalize(st);
+    return PDX_OK;
+}
+
+/* Present and unchanged?  Leaves the open descriptor in *fdp when asked. */
+static int check_file(const caprow *r, int *fdp, char *errbuf)
+{
+    int fd = open(r->path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0) {
+        if (errno == ENOENT || errno == ENOTDIR)
+            return pdx_errf(errbuf, PDX_EMISSING, "%s: missing (it was indexed; moved or deleted?)",
+                            r->path);
+        return pdx_errf(errbuf, PDX_EIO, "%s: %s", r->path, strerror(errno));
+    }
+    int rc = PDX_OK;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        rc = pdx_errf(errbuf, PDX_ECHANGED, "%s: no longer a regular file", r->path);
+    } else if ((uint64_t)st.st_size != r->size) {
+        rc = pdx_errf(errbuf, PDX_ECHANGED, "%s: changed since it was indexed (size %lld, was %llu)",
+                      r->path, (long long)st.st_size, (unsigned long long)r->size);
+    } else {
+        int64_t mt = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+        if (mt != r->mtime_ns) {
+            char fp[80];
+            rc = pdx_fingerprint_fd(fd, r->size, fp, errbuf);
+            if (rc == PDX_OK && strcmp(fp, r->fingerprint) != 0)
+                rc = pdx_errf(errbuf, PDX_ECHANGED, "%s: changed since it was indexed (content differs)",
+                              r->path);
+            else if (rc < 0)
+                rc = pdx_errf(errbuf, PDX_EIO, "%s: cannot read: %s", r->path, strerror(errno));
+        }
+    }
+    if (rc == PDX_OK && fdp != NULL)
+        *fdp = fd;
+    else
+        close(fd);
+    return rc;
+}
+
+int pdx_capfile_check(pdx_index *ix, int64_t capture_id, char *errbuf)
+{
+    caprow r;
+    int rc = load_row(ix, capture_id, &r, errbuf);
+    if (rc < 0)
+        return rc;
+    return check_file(&r, NULL, errbuf);
+}
+
+static int load_tables(pdx_index *ix, pdx_capfile *cf, const caprow *r, char *errbuf)
+{
+    sqlite3 *db = pdx_index_db(ix);
+    sqlite3_stmt *st = NULL;
+    pdx_capinfo *in = &cf->info;
+    int rc;
+
+    if (strcmp(r->format, "pcap") == 0)
+        in->format = PDX_FMT_PCAP;
+    else if (strcmp(r->format, "pcapng") == 0)
+        in->format = PDX_FMT_PCAPNG;
+    else if (strcmp(r->format, "snoop") == 0)
+        in->format = PDX_FMT_SNOOP;
+    else
+        return pdx_errf(errbuf, PDX_EDB, "capture %lld: unknown format '%s'", (long long)cf->id,
+                        r->format);
+    in->big_endian = strcmp(r->byte_order, "be") == 0;
+    unsigned maj = 0, min = 0;
+    sscanf(r->version, "%u.%u", &maj, &min);
+    in->version_major = (uint16_t)maj;
+    in->version_minor = (uint16_t)min;
+    in->pcap_nsec = strcmp(r->res, "ns") == 0;
+    in->pcap_hdrlen = r->hdrlen;
+    in->pcap_swapped_lens = r->swapped;
+    in->snaplen = r->snaplen;
+
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM interfaces WHERE capture_id=?1", -1, &st,
+                           NULL) != SQLITE_OK)
+        return pdx_errf(errbuf, PDX_EDB, "prepare: %s", sqlite3_errmsg(db));
+    sqlite3_bind_int64(st, 1, cf->id);
+    int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    if (n <= 0 || n > (1 << 20))
+        return pdx_errf(errbuf, PDX_EDB, "capture %lld: no interfaces in the index", (long long)cf->id);
+    in->ifaces = calloc((size_t)n, sizeof(*in->ifaces));
+    if (in->ifaces == NULL)
+        return pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
+    if (sqlite3_prepare_v2(db,
+                           "SELECT iface, section, if_local, linktype, snaplen, tsresol, tsoffset, name"
+                           " FROM interfaces WHERE capture_id=?1 ORDER BY iface",
+                           -1, &st, NULL) != SQLITE_OK)
+        return pdx_errf(errbuf, PDX_EDB, "prepare: %s", sqlite3_errmsg(db));
+    sqlite3_bind_int64(st, 1, cf->id);
+    size_t i = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && i < (size_t)n) {
+        pdx_iface *f = &in->ifaces[i];
+        if (sqlite3_column_int64(st, 0) != (int64_t)i) {
+            sqlite3_finalize(st);
+            return pdx_errf(errbuf, PDX_EDB, "capture %lld: interfaces are not numbered 0..%lld",
+                            (long long)cf->id, (long long)n - 1);
+        }
+        f->section = (uint32_t)sqlite3_column_int64(st, 1);
+        f->if_local = (uint32_t)sqlite3_column_int64(st, 2);
+        f->linktype = (uint32_t)sqlite3_column_int64(st, 3);
+        f->snaplen = (uint32_t)sqlite3_column_int64(st, 4);
+        f->tsresol = (uint8_t)sqlite3_column_int(st, 5);
+        f->tsoffset_s = sqlite3_column_int64(st, 6);
+        const unsigned char *nm = sqlite3_column_text(st, 7);
+        snprintf(f->name, sizeof(f->name), "%s", nm ? (const char *)nm : "");
+        i++;
+    }
+    sqlite3_finalize(st);
+    in->n_ifaces = i;
+
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM sections WHERE capture_id=?1", -1, &st, NULL) !=
+        SQLITE_OK)
+        return pdx_errf(errbuf, PDX_EDB, "prepare: %s", sqlite3_errmsg(db));
+    sqlite3_bind_int64(st, 1, cf->id);
+    n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    if (n < 0 || n > (1 << 20))
+        return pdx_errf(errbuf, PDX_EDB, "capture %lld: bad sections", (long long)cf->id);
+    in->sections = calloc((size_t)(n ? n : 1), sizeof(*in->sections));
+    if (in->sections == NULL)
+        return pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
+    if (sqlite3_prepare_v2(db,
+                           "SELECT offset, big_endian, first_iface FROM sections WHERE capture_id=?1"
+                           " ORDER BY section",
+                           -1, &st, NULL) != SQLITE_OK)
+        return pdx_errf(errbuf, PDX_EDB, "prepare: %s", sqlite3_errmsg(db));
+    sqlite3_bind_int64(st, 1, cf->id);
+    i = 0;
+    while (sqlite3_step(st) == SQLITE_ROW && i < (size_t)n) {
+        in->sections[i].offset = (uint64_t)sqlite3_column_int64(st, 0);
+        in->sections[i].big_endian = (uint32_t)sqlite3_column_int(st, 1);
+        in->sections[i].first_iface = (uint32_t)sqlite3_column_int64(st, 2);
+        i++;
+    }
+    sqlite3_finalize(st);
+    in->n_sections = i;
+    return PDX_OK;
+}
+
+void pdx_capfile_close(pdx_capfile *cf)
+{
+    if (cf == NULL)
+        return;
+    if (cf->fd >= 0)
+        close(cf->fd);
+    free(cf->path);
+    free(cf->info.ifaces);
+    free(cf->info.sections);
+    free(cf->buf);
+    free(cf);
+}
+
+int pdx_capfile_open(pdx_index *ix, int64_t capture_id, pdx_capfile **out, char *errbuf)
+{
+    caprow r;
+    int rc;
+    pdx_capfile *cf = calloc(1, sizeof(*cf));
+    if (cf == NULL)
+        return pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
+    cf->fd = -1;
+    cf->id = capture_id;
+    if ((rc = load_row(ix, capture_id, &r, errbuf)) < 0 || (rc = load_tables(ix, cf, &r, errbuf)) < 0 ||
+        (rc = check_file(&r, &cf->fd, errbuf)) < 0) {
+        pdx_capfile_close(cf);
+        return rc;
+    }
+    cf->path = strdup(r.path);
+    cf->first_ns = r.first_ns;
+    if (cf->path == NULL) {
+        pdx_capfile_close(cf);
+        return pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
+    }
+    *out = cf;
+    return PDX_OK;
+}
+
+const char *pdx_capfile_path(const pdx_capfile *cf) { return cf->path; }
+const pdx_capinfo *pdx_capfile_info(const pdx_capfile *cf) { return &cf->info; }
+int64_t pdx_capfile_id(const pdx_capfile *cf) { return cf->id; }
+int64_t pdx_capfile_first_ns(const pdx_capfile *cf) { return cf->first_ns; }
+
+/* Makes [off, off + want) readable in cf->buf (fewer bytes at end of file). */
+static int load(pdx_capfile *cf, uint64_t off, size_t want, char *errbuf)
+{
+    if (want > cf->cap) {
+        uint8_t *nb = realloc(cf->buf, want);
+        if (nb == NULL)
+            return pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
+        cf->buf = nb;
+        cf->cap = want;
+    }
+    size_t got = 0;
+    while (got < want) {
+        ssize_t n = pread(cf->fd, cf->buf + got, want - got, (off_t)(off + got));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return pdx_errf(errbuf, PDX_EIO, "%s: read at offset %llu: %s", cf->path,
+                            (unsigned long long)off, strerror(errno));
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    cf->buf_off = off;
+    cf->buf_len = got;
+    return PDX_OK;
+}
+
+int pdx_capfile_read(pdx_capfile *cf, uint64_t offset, uint64_t hint, pdx_record *rec,
+                     char *errbuf)
+{
+    char perr[PDX_ERRBUF_SIZE];
+    size_t need = 0;
+    int rc;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        if (offset >= cf->buf_off && offset < cf->buf_off + cf->buf_len) {
+            size_t at = (size_t)(offset - cf->buf_off);
+            rc = pdx_record_parse_at(&cf->info, offset, cf->buf + at, cf->buf_len - at, rec, &need,
+                                     perr);
+            if (rc == 0)
+                return PDX_OK;
+            if (rc != PDX_ETRUNC)
+                return pdx_errf(errbuf, PDX_ECHANGED,
+                                "%s: offset %llu: not the record that was indexed (%s)", cf->path,
+                                (unsigned long long)offset, perr);
+            if (at + need <= cf->buf_len || need > PDX_MAX_CAPLEN + 65536u)
+                return pdx_errf(errbuf, PDX_ECHANGED, "%s: offset %llu: record runs past the end",
+                                cf->path, (unsigned long long)offset);
+        }
+        size_t want = READ_MIN;
+        if (hint > offset && hint - offset < READ_SPAN)
+            want = (size_t)(hint - offset) + READ_MIN;
+        if (need > want)
+            want = need;
+        if ((rc = load(cf, offset, want, errbuf)) < 0)
+            return rc;
+        if (cf->buf_len == 0)
+            return pdx_errf(errbuf, PDX_ECHANGED, "%s: offset %llu: past the end of the file",
+                            cf->path, (unsigned long long)offset);
+    }
+    return pdx_errf(errbuf, PDX_ECHANGED, "%s: offset %llu: record runs past the end", cf->path,
+                    (unsigned long long)offset);
+}

@@ -1,0 +1,52 @@
+/*
+ * capfile.h - random access to one indexed capture, for the carver.
+ *
+ * pdx_capfile_open() finds a capture's row in the index, rebuilds its
+ * pdx_capinfo (format, byte order, sections, interfaces) from the index, and
+ * checks that the file on disk is the one that was indexed: present, a
+ * regular file, same size, and the same fingerprint when the mtime moved.
+ * pdx_capfile_read() rereads the record at a stored offset with pread and
+ * validates it as the sequential reader would, so a changed file never
+ * yields wrong bytes.
+ */
+#ifndef PDX_CAPFILE_H
+#define PDX_CAPFILE_H
+
+#include <stdint.h>
+
+#include "capture.h"
+#include "index.h"
+
+typedef struct pdx_capfile pdx_capfile;
+
+/*
+ * Opens capture capture_id.  Returns 0 and *out; PDX_EMISSING when the file
+ * is gone, PDX_ECHANGED when it is not the file that was indexed, PDX_EDB
+ * when the index has no such capture or its rows are inconsistent, PDX_EIO.
+ * errbuf names the path.  Close with pdx_capfile_close().
+ */
+int pdx_capfile_open(pdx_index *ix, int64_t capture_id, pdx_capfile **out, char *errbuf);
+void pdx_capfile_close(pdx_capfile *cf);
+
+const char *pdx_capfile_path(const pdx_capfile *cf);
+const pdx_capinfo *pdx_capfile_info(const pdx_capfile *cf);
+int64_t pdx_capfile_id(const pdx_capfile *cf);
+int64_t pdx_capfile_first_ns(const pdx_capfile *cf);
+
+/*
+ * Reads the record at offset.  hint is the offset of a record expected
+ * after it (0 when none): reads are sized to cover it, so that a flow's
+ * neighbouring records cost one pread.  rec->data stays valid until the
+ * next call.  0, or PDX_ECHANGED (the bytes there are not a record of this
+ * file: it changed), PDX_EIO.
+ */
+int pdx_capfile_read(pdx_capfile *cf, uint64_t offset, uint64_t hint, pdx_record *rec,
+                     char *errbuf);
+
+/*
+ * Checks a capture without opening it for reads: 0 when present and
+ * unchanged, else PDX_EMISSING or PDX_ECHANGED with errbuf saying why.
+ */
+int pdx_capfile_check(pdx_index *ix, int64_t capture_id, char *errbuf);
+
+#endif

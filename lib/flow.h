@@ -1,0 +1,145 @@
+/*
+ * flow.h - bidirectional flow assembly.
+ *
+ * A pdx_flowtab holds the flows that are still live: not yet ended by an
+ * idle timeout, or ended by FIN/RST but still inside the closing linger that
+ * absorbs trailing ACKs.  Each packet (a decoded pdx_pkt and the record it
+ * came from) is assigned to exactly one flow, and its record offset appended
+ * to that flow's offset list for the current capture.
+ *
+ * The table never touches the database.  It calls the caller's ops when a
+ * flow's offset segment is full, and when a flow leaves the table.  At the
+ * end of a capture, pdx_flowtab_end_capture() hands over every flow that the
+ * capture touched and that stays live, so that one transaction per capture
+ * holds everything the capture changed.
+ */
+#ifndef PDX_FLOW_H
+#define PDX_FLOW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "decode.h"
+
+/* Canonical, direction-free key; memcmp-comparable (no padding). */
+typedef struct pdx_flowkey {
+    uint8_t a[16];      /* lower endpoint address (IP, or MAC in the first 6 bytes) */
+    uint8_t b[16];
+    uint16_t pa;        /* ports of a and b; ICMP: type class and code or echo id */
+    uint16_t pb;
+    uint8_t proto;      /* IP protocol; 0 for L2 flows */
+    uint8_t kind;       /* enum pdx_kind */
+    uint16_t ethertype; /* L2 flows: the frame's ethertype; 0 for IP */
+    uint32_t linktype;  /* L2 flows: link type; 0 for IP */
+} pdx_flowkey;
+
+/* pdx_flow.state bits.  PDX_FS_LIVE is stored so that a later run knows
+ * which flows to take up again. */
+#define PDX_FS_LIVE 0x01u    /* still in the flow table after the last capture */
+#define PDX_FS_FIN_SRC 0x02u /* initiator sent FIN */
+#define PDX_FS_FIN_DST 0x04u /* responder sent FIN */
+#define PDX_FS_RST 0x08u     /* RST seen */
+#define PDX_FS_CLOSED 0x10u  /* FIN both ways or RST: in the closing linger */
+
+/* pdx_flow.end_reason */
+enum pdx_end { PDX_END_OPEN = 0, PDX_END_FIN = 1, PDX_END_RST = 2, PDX_END_IDLE = 3 };
+
+#define PDX_FLOW_INLINE_OFFS 32
+
+typedef struct pdx_flow pdx_flow;
+struct pdx_flow {
+    pdx_flowkey key;
+    uint64_t hash;
+    int64_t id;
+    /* Initiator orientation. */
+    uint8_t src[16], dst[16];
+    uint16_t sport, dport, icmp_id;
+    uint8_t src_mac[6], dst_mac[6];
+    uint8_t has_mac;
+    uint8_t proto;
+    uint8_t kind;
+    uint8_t tunnel;
+    uint8_t tcp_flags;
+    uint8_t state;
+    uint8_t end_reason;
+    uint8_t list;       /* which LRU list it is on */
+    uint16_t ethertype;
+    int32_t vlan, vlan_inner; /* -1 when none */
+    uint32_t linktype;
+    uint32_t vni;
+    uint8_t tun_src[16], tun_dst[16];
+    int64_t first_ns, last_ns;
+    uint64_t pk[2], by[2];  /* [0] initiator to responder, [1] back */
+    int64_t first_capture, last_capture;
+    /* Offsets of this flow in capture cur_capture, segment seg. */
+    int64_t cur_capture;
+    uint32_t seg;
+    uint32_t olen, ocap;
+    uint64_t ocount;
+    uint64_t ofirst, olast;
+    uint8_t *obuf;          /* inline_offs or heap */
+    uint8_t inline_offs[PDX_FLOW_INLINE_OFFS];
+    pdx_flow *prev, *next;  /* LRU list, oldest first */
+};
+
+typedef struct pdx_flow_ops {
+    void *ctx;
+    /* Stores f's offset segment (f->obuf, f->olen bytes, f->ocount offsets)
+     * as segment f->seg of capture f->cur_capture.  0 or a negative code. */
+    int (*put_segment)(void *ctx, const pdx_flow *f);
+    /* Stores f's row.  0 or a negative code. */
+    int (*put_flow)(void *ctx, const pdx_flow *f);
+} pdx_flow_ops;
+
+typedef struct pdx_flow_cfg {
+    int64_t idle_timeout_ns;    /* a flow idle this long ends (default 120 s) */
+    int64_t closing_timeout_ns; /* after FIN both ways or RST, the linger (default 10 s) */
+    uint32_t segment_bytes;     /* an offset list this long is written out (default 64 KiB) */
+} pdx_flow_cfg;
+
+typedef struct pdx_flowtab pdx_flowtab;
+
+void pdx_flow_cfg_default(pdx_flow_cfg *cfg);
+
+/* Creates a table; flow IDs are handed out from next_id.  NULL on ENOMEM. */
+pdx_flowtab *pdx_flowtab_create(const pdx_flow_cfg *cfg, const pdx_flow_ops *ops, int64_t next_id);
+
+/* Frees the table and every flow still in it, writing nothing. NULL ok. */
+void pdx_flowtab_free(pdx_flowtab *t);
+
+/* Takes up a flow stored by an earlier run (state has PDX_FS_LIVE).  The
+ * table copies *f.  0 or PDX_ENOMEM. */
+int pdx_flowtab_adopt(pdx_flowtab *t, const pdx_flow *f);
+
+/*
+ * Assigns one packet to its flow.  linktype is the record's link type,
+ * offset the record's offset in capture capture_id, ts_ns its time, wirelen
+ * its length on the wire.  Returns 0 or the negative code an op returned.
+ */
+int pdx_flowtab_packet(pdx_flowtab *t, const pdx_pkt *pkt, uint32_t linktype, int64_t capture_id,
+                       uint64_t offset, int64_t ts_ns, uint32_t wirelen);
+
+/*
+ * Ends a capture: expires what the capture's last timestamp made idle, then
+ * writes the offset segment and the row (state PDX_FS_LIVE) of every flow
+ * the capture touched that stays live.  Returns 0 or an op's code.
+ */
+int pdx_flowtab_end_capture(pdx_flowtab *t, int64_t capture_id);
+
+/* Next flow ID that would be handed out. */
+int64_t pdx_flowtab_next_id(const pdx_flowtab *t);
+
+/* Flows in the table now. */
+size_t pdx_flowtab_live(const pdx_flowtab *t);
+
+/* Flows created since the table was made. */
+uint64_t pdx_flowtab_created(const pdx_flowtab *t);
+
+/* Builds the canonical key of a flow from its initiator-oriented fields
+ * (used for flows taken up from the database). */
+void pdx_flow_make_key(pdx_flow *f);
+
+const char *pdx_end_name(int end_reason);
+int pdx_end_parse(const char *s);
+
+#endif

@@ -1,0 +1,799 @@
+/*
+ * index.c - the SQLite side of pcapdex: schema migrations, and the
+ * statements that store captures, flows and offset segments.
+ */
+#include "index.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "communityid.h"
+#include "varint.h"
+
+#define PDX_APP_NAME "pcapdex"
+
+struct pdx_index {
+    sqlite3 *db;
+    int mode;
+    int version;
+    char err[PDX_ERRBUF_SIZE];
+    sqlite3_stmt *put_flow;
+    sqlite3_stmt *put_seg;
+    uint8_t *zbuf;
+    size_t zcap;
+    int64_t max_dur;      /* longest flow duration stored (meta max_duration_ns) */
+    int64_t max_dur_saved;
+};
+
+static int latest_version(void)
+{
+    int v = 0;
+    for (const pdx_migration *m = pdx_migrations; m->sql != NULL; m++)
+        if (m->version > v)
+            v = m->version;
+    return v;
+}
+
+static int dberr(pdx_index *ix, char *errbuf, const char *what)
+{
+    return pdx_errf(errbuf, PDX_EDB, "%s: %s", what, ix->db ? sqlite3_errmsg(ix->db) : "no database");
+}
+
+static int exec(pdx_index *ix, const char *sql, char *errbuf)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(ix->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        pdx_errf(errbuf, PDX_EDB, "%s", msg ? msg : sqlite3_errmsg(ix->db));
+        sqlite3_free(msg);
+        return PDX_EDB;
+    }
+    return PDX_OK;
+}
+
+/* Reads a single integer; *out untouched when there is no row. */
+static int query_int(pdx_index *ix, const char *sql, int64_t *out, char *errbuf)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(ix->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return dberr(ix, errbuf, "prepare");
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        if (sqlite3_column_type(st, 0) != SQLITE_NULL)
+            *out = sqlite3_column_int64(st, 0);
+    } else if (rc != SQLITE_DONE) {
+        sqlite3_finalize(st);
+        return dberr(ix, errbuf, "query");
+    }
+    sqlite3_finalize(st);
+    return PDX_OK;
+}
+
+static int table_exists(pdx_index *ix, const char *name, int *exists, char *errbuf)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(ix->db, "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?1", -1,
+                           &st, NULL) != SQLITE_OK)
+        return dberr(ix, errbuf, "prepare");
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return dberr(ix, errbuf, "read schema");
+    *exists = rc == SQLITE_ROW;
+    return PDX_OK;
+}
+
+/* Checks that the database is empty or a pcapdex index; sets ix->version. */
+static int check_ours(pdx_index *ix, const char *path, char *errbuf)
+{
+    int64_t ntables = 0, uv = 0;
+    int rc, has_meta = 0;
+    if ((rc = query_int(ix, "SELECT count(*) FROM sqlite_master", &ntables, errbuf)) < 0)
+        return pdx_errf(errbuf, PDX_EDB, "%s: not a readable SQLite database", path);
+    if ((rc = query_int(ix, "PRAGMA user_version", &uv, errbuf)) < 0)
+        return rc;
+    if (ntables == 0) {
+        ix->version = 0;
+        return PDX_OK;
+    }
+    if ((rc = table_exists(ix, "meta", &has_meta, errbuf)) < 0)
+        return rc;
+    sqlite3_stmt *st = NULL;
+    int ours = 0;
+    if (has_meta &&
+        sqlite3_prepare_v2(ix->db, "SELECT value FROM meta WHERE key='application'", -1, &st, NULL) ==
+            SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            const unsigned char *v = sqlite3_column_text(st, 0);
+            ours = v != NULL && strcmp((const char *)v, PDX_APP_NAME) == 0;
+        }
+        sqlite3_finalize(st);
+    }
+    if (!ours)
+        return pdx_errf(errbuf, PDX_EDB, "%s: not a pcapdex index", path);
+    if (uv > latest_version())
+        return pdx_errf(errbuf, PDX_EDB,
+                        "%s: index schema version %lld is newer than this pcapdex (%d)", path,
+                        (long long)uv, latest_version());
+    ix->version = (int)uv;
+    return PDX_OK;
+}
+
+static int migrate(pdx_index *ix, const char *path, char *errbuf)
+{
+    int rc;
+    for (const pdx_migration *m = pdx_migrations; m->sql != NULL; m++) {
+        if (m->version <= ix->version)
+            continue;
+        if ((rc = exec(ix, "BEGIN IMMEDIATE", errbuf)) < 0)
+            return rc;
+        char sql[160];
+        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", m->version);
+        if ((rc = exec(ix, m->sql, errbuf)) < 0 || (rc = exec(ix, sql, errbuf)) < 0 ||
+            (rc = exec(ix,
+                       "INSERT OR REPLACE INTO meta(key, value) VALUES ('application', '" PDX_APP_NAME
+                       "')",
+                       errbuf)) < 0) {
+            char keep[PDX_ERRBUF_SIZE];
+            snprintf(keep, sizeof(keep), "%s", errbuf ? errbuf : "");
+            exec(ix, "ROLLBACK", NULL);
+            return pdx_errf(errbuf, PDX_EDB, "%s: migration %s failed: %s", path, m->name, keep);
+        }
+        if ((rc = exec(ix, "COMMIT", errbuf)) < 0)
+            return rc;
+        ix->version = m->version;
+    }
+    return PDX_OK;
+}
+
+int pdx_index_open(pdx_index **out, const char *path, int mode, char *errbuf)
+{
+    pdx_index *ix = calloc(1, sizeof(*ix));
+    int rc;
+    if (ix == NULL)
+        return pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
+    ix->mode = mode;
+    int flags = mode == PDX_INDEX_WRITE ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
+                                        : SQLITE_OPEN_READONLY;
+    struct stat stt;
+    if (mode == PDX_INDEX_READ && stat(path, &stt) != 0) {
+        free(ix);
+        return pdx_errf(errbuf, PDX_EDB, "%s: %s", path, strerror(errno));
+    }
+    if (stat(path, &stt) == 0 && !S_ISREG(stt.st_mode)) {
+        free(ix);
+        return pdx_errf(errbuf, PDX_EDB, "%s: not a regular file", path);
+    }
+    if (sqlite3_open_v2(path, &ix->db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        rc = pdx_errf(errbuf, PDX_EDB, "%s: %s", path,
+                      ix->db ? sqlite3_errmsg(ix->db) : "cannot open");
+        goto fail;
+    }
+    sqlite3_busy_timeout(ix->db, 30000);
+    sqlite3_extended_result_codes(ix->db, 1);
+    if ((rc = check_ours(ix, path, errbuf)) < 0)
+        goto fail;
+    if (mode == PDX_INDEX_WRITE) {
+        if ((rc = exec(ix, "PRAGMA journal_mode=WAL", errbuf)) < 0 ||
+            (rc = exec(ix, "PRAGMA synchronous=NORMAL", errbuf)) < 0 ||
+            (rc = exec(ix, "PRAGMA cache_size=-32768", errbuf)) < 0) {
+            pdx_errf(errbuf, PDX_EDB, "%s: %s", path, sqlite3_errmsg(ix->db));
+            goto fail;
+        }
+        if ((rc = migrate(ix, path, errbuf)) < 0)
+            goto fail;
+    } else if (ix->version == 0) {
+        rc = pdx_errf(errbuf, PDX_EDB, "%s: empty database, not a pcapdex index", path);
+        goto fail;
+    }
+    int64_t md = 0;
+    if ((rc = query_int(ix, "SELECT value FROM meta WHERE key='max_duration_ns'", &md, errbuf)) < 0)
+        goto fail;
+    ix->max_dur = ix->max_dur_saved = md;
+    *out = ix;
+    return PDX_OK;
+fail:
+    sqlite3_close(ix->db);
+    free(ix);
+    return rc;
+}
+
+void pdx_index_close(pdx_index *ix)
+{
+    if (ix == NULL)
+        return;
+    sqlite3_finalize(ix->put_flow);
+    sqlite3_finalize(ix->put_seg);
+    sqlite3_close(ix->db);
+    free(ix->zbuf);
+    free(ix);
+}
+
+sqlite3 *pdx_index_db(pdx_index *ix)
+{
+    return ix->db;
+}
+
+const char *pdx_index_errmsg(const pdx_index *ix)
+{
+    return ix->err;
+}
+
+int pdx_index_schema_version(pdx_index *ix)
+{
+    return ix->version;
+}
+
+int pdx_index_begin(pdx_index *ix, char *errbuf)
+{
+    return exec(ix, "BEGIN IMMEDIATE", errbuf);
+}
+
+int pdx_index_commit(pdx_index *ix, char *errbuf)
+{
+    int rc;
+    if (ix->max_dur > ix->max_dur_saved) {
+        char sql[128];
+        snprintf(sql, sizeof(sql),
+                 "INSERT OR REPLACE INTO meta(key, value) VALUES ('max_duration_ns', %lld)",
+                 (long long)ix->max_dur);
+        if ((rc = exec(ix, sql, errbuf)) < 0)
+            return rc;
+    }
+    if ((rc = exec(ix, "COMMIT", errbuf)) < 0)
+        return rc;
+    ix->max_dur_saved = ix->max_dur;
+    return PDX_OK;
+}
+
+void pdx_index_rollback(pdx_index *ix)
+{
+    if (!sqlite3_get_autocommit(ix->db))
+        exec(ix, "ROLLBACK", NULL);
+    ix->max_dur = ix->max_dur_saved;
+}
+
+/* ---- captures ------------------------------------------------------------ */
+
+static int capknown_from(sqlite3_stmt *st, pdx_capknown *out)
+{
+    const unsigned char *fp = sqlite3_column_text(st, 3);
+    const unsigned char *p = sqlite3_column_text(st, 4);
+    out->id = sqlite3_column_int64(st, 0);
+    out->size = (uint64_t)sqlite3_column_int64(st, 1);
+    out->mtime_ns = sqlite3_column_int64(st, 2);
+    snprintf(out->fingerprint, sizeof(out->fingerprint), "%s", fp ? (const char *)fp : "");
+    snprintf(out->path, sizeof(out->path), "%s", p ? (const char *)p : "");
+    return 1;
+}
+
+int pdx_index_capture_by_path(pdx_index *ix, const char *path, pdx_capknown *out, char *errbuf)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(ix->db,
+                           "SELECT id, size, mtime_ns, fingerprint, path FROM captures WHERE path=?1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return dberr(ix, errbuf, "prepare");
+    sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    int found = rc == SQLITE_ROW ? capknown_from(st, out) : 0;
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return dberr(ix, errbuf, "look up capture");
+    return found;
+}
+
+int pdx_index_capture_by_fingerprint(pdx_index *ix, const char *fp, uint64_t size, pdx_capknown *out,
+                                     char *errbuf)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(ix->db,
+                           "SELECT id, size, mtime_ns, fingerprint, path FROM captures "
+                           "WHERE fingerprint=?1 AND size=?2 ORDER BY id LIMIT 1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return dberr(ix, errbuf, "prepare");
+    sqlite3_bind_text(st, 1, fp, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)size);
+    int rc = sqlite3_step(st);
+    int found = rc == SQLITE_ROW ? capknown_from(st, out) : 0;
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return dberr(ix, errbuf, "look up capture");
+    return found;
+}
+
+static const char *resolution_name(const pdx_capinfo *info, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    if (info->format != PDX_FMT_PCAPNG)
+        return info->pcap_nsec ? "ns" : "us";
+    size_t used = 0;
+    for (size_t i = 0; i < info->n_ifaces && used + 8 < len; i++) {
+        uint8_t r = info->ifaces[i].tsresol;
+        int n = snprintf(buf + used, len - used, "%s%s%u", i ? "," : "", (r & 0x80) ? "2^-" : "10^-",
+                         (unsigned)(r & 0x7f));
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+    return buf;
+}
+
+static void linktypes_text(const pdx_capinfo *info, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < info->n_ifaces && used + 12 < len; i++) {
+        int n = snprintf(buf + used, len - used, "%s%u", i ? "," : "", info->ifaces[i].linktype);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+}
+
+static void bind_opt_time(sqlite3_stmt *st, int i, int64_t v)
+{
+    if (v == INT64_MIN)
+        sqlite3_bind_null(st, i);
+    else
+        sqlite3_bind_int64(st, i, v);
+}
+
+int pdx_index_capture_insert(pdx_index *ix, pdx_caprow *row, char *errbuf)
+{
+    static const char sql[] =
+        "INSERT INTO captures(path, size, mtime_ns, fingerprint, format, byte_order, version,"
+        " ts_resolution, snaplen, linktypes, pcap_hdrlen, pcap_swapped, first_ns, last_ns, packets,"
+        " bytes, cap_bytes, truncated, invalid, status, warnings, indexed_ns)"
+        " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,"
+        " CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) * 1000000)";
+    sqlite3_stmt *st = NULL;
+    const pdx_capinfo *info = row->info;
+    char ver[32], res[256], lt[512];
+    if (sqlite3_prepare_v2(ix->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return dberr(ix, errbuf, "prepare");
+    snprintf(ver, sizeof(ver), "%u.%u", info->version_major, info->version_minor);
+    linktypes_text(info, lt, sizeof(lt));
+    sqlite3_bind_text(st, 1, row->path, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)row->size);
+    sqlite3_bind_int64(st, 3, row->mtime_ns);
+    sqlite3_bind_text(st, 4, row->fingerprint, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, pdx_format_name(info->format), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, info->big_endian ? "be" : "le", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, ver, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 8, resolution_name(info, res, sizeof(res)), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 9, info->snaplen);
+    sqlite3_bind_text(st, 10, lt, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 11, info->pcap_hdrlen);
+    sqlite3_bind_int64(st, 12, info->pcap_swapped_lens);
+    bind_opt_time(st, 13, row->first_ns);
+    bind_opt_time(st, 14, row->last_ns);
+    sqlite3_bind_int64(st, 15, (sqlite3_int64)row->packets);
+    sqlite3_bind_int64(st, 16, (sqlite3_int64)row->bytes);
+    sqlite3_bind_int64(st, 17, (sqlite3_int64)row->cap_bytes);
+    sqlite3_bind_int64(st, 18, (sqlite3_int64)row->truncated);
+    sqlite3_bind_int64(st, 19, (sqlite3_int64)row->invalid);
+    sqlite3_bind_text(st, 20, row->status ? row->status : "indexing", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 21, row->warnings ? row->warnings : "", -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return dberr(ix, errbuf, "insert capture");
+    row->id = sqlite3_last_insert_rowid(ix->db);
+    return PDX_OK;
+}
+
+int pdx_index_capture_finish(pdx_index *ix, const pdx_caprow *row, char *errbuf)
+{
+    static const char upd[] =
+        "UPDATE captures SET first_ns=?2, last_ns=?3, packets=?4, bytes=?5, cap_bytes=?6,"
+        " truncated=?7, invalid=?8, status=?9, warnings=?10, linktypes=?11, ts_resolution=?12,"
+        " snaplen=?13 WHERE id=?1";
+    sqlite3_stmt *st = NULL;
+    const pdx_capinfo *info = row->info;
+    char res[256], lt[512];
+    int rc;
+    if (sqlite3_prepare_v2(ix->db, upd, -1, &st, NULL) != SQLITE_OK)
+        return dberr(ix, errbuf, "prepare");
+    linktypes_text(info, lt, sizeof(lt));
+    sqlite3_bind_int64(st, 1, row->id);
+    bind_opt_time(st, 2, row->first_ns);
+    bind_opt_time(st, 3, row->last_ns);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)row->packets);
+    sqlite3_bind_int64(st, 5, (sqlite3_int64)row->bytes);
+    sqlite3_bind_int64(st, 6, (sqlite3_int64)row->cap_bytes);
+    sqlite3_bind_int64(st, 7, (sqlite3_int64)row->truncated);
+    sqlite3_bind_int64(st, 8, (sqlite3_int64)row->invalid);
+    sqlite3_bind_text(st, 9, row->status, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 10, row->warnings, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 11, lt, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 12, resolution_name(info, res, sizeof(res)), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 13, info->snaplen);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return dberr(ix, errbuf, "update capture");
+
+    if (sqlite3_prepare_v2(ix->db,
+                           "INSERT INTO sections(capture_id, section, offset, big_endian, first_iface)"
+                           " VALUES (?1,?2,?3,?4,?5)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return dberr(ix, errbuf, "prepare");
+    for (size_t i = 0; i < info->n_sections; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, row->id);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)i);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)info->sections[i].offset);
+        sqlite3_bind_int64(st, 4, info->sections[i].big_endian);
+        sqlite3_bind_int64(st, 5, info->sections[i].first_iface);
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            sqlite3_finalize(st);
+            return dberr(ix, errbuf, "insert section");
+        }
+    }
+    sqlite3_finalize(st);
+    if (sqlite3_prepare_v2(ix->db,
+                           "INSERT INTO interfaces(capture_id, iface, section, if_local, linktype,"
+                           " snaplen, tsresol, tsoffset, name) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return dberr(ix, errbuf, "prepare");
+    for (size_t i = 0; i < info->n_ifaces; i++) {
+        const pdx_iface *f = &info->ifaces[i];
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, row->id);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)i);
+        sqlite3_bind_int64(st, 3, f->section);
+        sqlite3_bind_int64(st, 4, f->if_local);
+        sqlite3_bind_int64(st, 5, f->linktype);
+        sqlite3_bind_int64(st, 6, f->snaplen);
+        sqlite3_bind_int64(st, 7, f->tsresol);
+        sqlite3_bind_int64(st, 8, f->tsoffset_s);
+        sqlite3_bind_text(st, 9, f->name, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            sqlite3_finalize(st);
+            return dberr(ix, errbuf, "insert interface");
+        }
+    }
+    sqlite3_finalize(st);
+    return PDX_OK;
+}
+
+/* ---- flows and segments ----------------------------------------------------- */
+
+static const char *tunnel_name(int t)
+{
+    switch (t) {
+    case PDX_TUN_IPIP: return "ipip";
+    case PDX_TUN_GRE: return "gre";
+    case PDX_TUN_VXLAN: return "vxlan";
+    case PDX_TUN_GENEVE: return "geneve";
+    case PDX_TUN_GTPU: return "gtpu";
+    default: return NULL;
+    }
+}
+
+static int tunnel_parse(const char *s)
+{
+    static const char *names[] = {"ipip", "gre", "vxlan", "geneve", "gtpu"};
+    for (int i = 0; s && i < 5; i++)
+        if (strcmp(s, names[i]) == 0)
+            return i + 1;
+    return PDX_TUN_NONE;
+}
+
+static void bind_blob_or_null(sqlite3_stmt *st, int i, const void *p, int n, int present)
+{
+    if (present)
+        sqlite3_bind_blob(st, i, p, n, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+#define FLOW_COLS                                                                                  \
+    "id, proto, ethertype, linktype, src_ip, dst_ip, src_port, dst_port, icmp_id, src_mac, "      \
+    "dst_mac, vlan, vlan_inner, tunnel, tunnel_src, tunnel_dst, vni, first_ns, last_ns, "          \
+    "src_packets, src_bytes, dst_packets, dst_bytes, tcp_flags, end_reason, community_id, state, " \
+    "first_capture, last_capture"
+
+int pdx_index_put_flow(void *ctx, const pdx_flow *f)
+{
+    pdx_index *ix = ctx;
+    sqlite3_stmt *st;
+    if (ix->put_flow == NULL &&
+        sqlite3_prepare_v3(ix->db,
+                           "INSERT OR REPLACE INTO flows(" FLOW_COLS ") VALUES (?1,?2,?3,?4,?5,?6,?7,"
+                           "?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,"
+                           "?26,?27,?28,?29)",
+                           -1, SQLITE_PREPARE_PERSISTENT, &ix->put_flow, NULL) != SQLITE_OK)
+        return dberr(ix, ix->err, "prepare");
+    st = ix->put_flow;
+    sqlite3_reset(st);
+    int ip = f->kind != PDX_KIND_L2;
+    int ports = ip && (f->proto == 6 || f->proto == 17 || f->proto == 132 || f->proto == 1 ||
+                       f->proto == 58);
+    sqlite3_bind_int64(st, 1, f->id);
+    if (ip)
+        sqlite3_bind_int(st, 2, f->proto);
+    else
+        sqlite3_bind_null(st, 2);
+    sqlite3_bind_int(st, 3, ip ? (f->kind == PDX_KIND_IP4 ? 0x0800 : 0x86dd) : f->ethertype);
+    sqlite3_bind_int64(st, 4, f->linktype);
+    bind_blob_or_null(st, 5, f->src, 16, ip);
+    bind_blob_or_null(st, 6, f->dst, 16, ip);
+    if (ports) {
+        sqlite3_bind_int(st, 7, f->sport);
+        sqlite3_bind_int(st, 8, f->dport);
+    } else {
+        sqlite3_bind_null(st, 7);
+        sqlite3_bind_null(st, 8);
+    }
+    if (ip && (f->proto == 1 || f->proto == 58))
+        sqlite3_bind_int(st, 9, f->icmp_id);
+    else
+        sqlite3_bind_null(st, 9);
+    bind_blob_or_null(st, 10, f->src_mac, 6, f->has_mac);
+    bind_blob_or_null(st, 11, f->dst_mac, 6, f->has_mac);
+    if (f->vlan >= 0)
+        sqlite3_bind_int(st, 12, f->vlan);
+    else
+        sqlite3_bind_null(st, 12);
+    if (f->vlan_inner >= 0)
+        sqlite3_bind_int(st, 13, f->vlan_inner);
+    else
+        sqlite3_bind_null(st, 13);
+    const char *tn = tunnel_name(f->tunnel);
+    if (tn)
+        sqlite3_bind_text(st, 14, tn, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 14);
+    bind_blob_or_null(st, 15, f->tun_src, 16, tn != NULL);
+    bind_blob_or_null(st, 16, f->tun_dst, 16, tn != NULL);
+    if (tn)
+        sqlite3_bind_int64(st, 17, f->vni);
+    else
+        sqlite3_bind_null(st, 17);
+    sqlite3_bind_int64(st, 18, f->first_ns);
+    sqlite3_bind_int64(st, 19, f->last_ns);
+    sqlite3_bind_int64(st, 20, (sqlite3_int64)f->pk[0]);
+    sqlite3_bind_int64(st, 21, (sqlite3_int64)f->by[0]);
+    sqlite3_bind_int64(st, 22, (sqlite3_int64)f->pk[1]);
+    sqlite3_bind_int64(st, 23, (sqlite3_int64)f->by[1]);
+    sqlite3_bind_int(st, 24, f->tcp_flags);
+    sqlite3_bind_text(st, 25, pdx_end_name(f->end_reason), -1, SQLITE_STATIC);
+    char cid[PDX_COMMUNITYID_LEN];
+    if (ip && pdx_community_id(0, f->src, f->dst, f->proto, f->sport, f->dport, cid) == 0)
+        sqlite3_bind_text(st, 26, cid, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, 26);
+    sqlite3_bind_int(st, 27, f->state);
+    sqlite3_bind_int64(st, 28, f->first_capture);
+    sqlite3_bind_int64(st, 29, f->last_capture);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return dberr(ix, ix->err, "store flow");
+    if (f->last_ns - f->first_ns > ix->max_dur)
+        ix->max_dur = f->last_ns - f->first_ns;
+    return PDX_OK;
+}
+
+int pdx_index_put_segment(void *ctx, const pdx_flow *f)
+{
+    pdx_index *ix = ctx;
+    sqlite3_stmt *st;
+    if (ix->put_seg == NULL &&
+        sqlite3_prepare_v3(ix->db,
+                           "INSERT OR REPLACE INTO packets(flow_id, capture_id, seg, count,"
+                           " first_offset, last_offset, encoding, offsets)"
+                           " VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+                           -1, SQLITE_PREPARE_PERSISTENT, &ix->put_seg, NULL) != SQLITE_OK)
+        return dberr(ix, ix->err, "prepare");
+    const uint8_t *blob;
+    size_t blen;
+    int enc = pdx_offsets_encode(f->obuf, f->olen, &ix->zbuf, &ix->zcap, &blob, &blen);
+    if (enc < 0)
+        return pdx_errf(ix->err, PDX_ENOMEM, "out of memory");
+    st = ix->put_seg;
+    sqlite3_reset(st);
+    sqlite3_bind_int64(st, 1, f->id);
+    sqlite3_bind_int64(st, 2, f->cur_capture);
+    sqlite3_bind_int64(st, 3, f->seg);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)f->ocount);
+    sqlite3_bind_int64(st, 5, (sqlite3_int64)f->ofirst);
+    sqlite3_bind_int64(st, 6, (sqlite3_int64)f->olast);
+    sqlite3_bind_int(st, 7, enc);
+    sqlite3_bind_blob(st, 8, blob, (int)blen, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_DONE)
+        return dberr(ix, ix->err, "store packet offsets");
+    return PDX_OK;
+}
+
+int pdx_index_max_flow_id(pdx_index *ix, int64_t *out, char *errbuf)
+{
+    int64_t v = 0;
+    int rc = query_int(ix, "SELECT max(id) FROM flows", &v, errbuf);
+    if (rc == PDX_OK)
+        *out = v;
+    return rc;
+}
+
+static void blob16(sqlite3_stmt *st, int col, uint8_t out[16])
+{
+    memset(out, 0, 16);
+    if (sqlite3_column_type(st, col) == SQLITE_BLOB && sqlite3_column_bytes(st, col) == 16)
+        memcpy(out, sqlite3_column_blob(st, col), 16);
+}
+
+int pdx_index_load_live(pdx_index *ix, int (*cb)(void *ctx, const pdx_flow *f), void *ctx,
+                        char *errbuf)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(ix->db, "SELECT " FLOW_COLS " FROM flows WHERE state & 1 ORDER BY id", -1,
+                           &st, NULL) != SQLITE_OK)
+        return dberr(ix, errbuf, "prepare");
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        pdx_flow f;
+        memset(&f, 0, sizeof(f));
+        f.id = sqlite3_column_int64(st, 0);
+        int ip = sqlite3_column_type(st, 1) != SQLITE_NULL;
+        f.proto = ip ? (uint8_t)sqlite3_column_int(st, 1) : 0;
+        int et = sqlite3_column_int(st, 2);
+        f.kind = !ip ? PDX_KIND_L2 : (et == 0x86dd ? PDX_KIND_IP6 : PDX_KIND_IP4);
+        f.ethertype = ip ? 0 : (uint16_t)et;
+        f.linktype = (uint32_t)sqlite3_column_int64(st, 3);
+        blob16(st, 4, f.src);
+        blob16(st, 5, f.dst);
+        f.sport = (uint16_t)sqlite3_column_int(st, 6);
+        f.dport = (uint16_t)sqlite3_column_int(st, 7);
+        f.icmp_id = (uint16_t)sqlite3_column_int(st, 8);
+        if (sqlite3_column_bytes(st, 9) == 6 && sqlite3_column_bytes(st, 10) == 6) {
+            memcpy(f.src_mac, sqlite3_column_blob(st, 9), 6);
+            memcpy(f.dst_mac, sqlite3_column_blob(st, 10), 6);
+            f.has_mac = 1;
+        }
+        f.vlan = sqlite3_column_type(st, 11) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 11);
+        f.vlan_inner = sqlite3_column_type(st, 12) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 12);
+        f.tunnel = (uint8_t)tunnel_parse((const char *)sqlite3_column_text(st, 13));
+        blob16(st, 14, f.tun_src);
+        blob16(st, 15, f.tun_dst);
+        f.vni = (uint32_t)sqlite3_column_int64(st, 16);
+        f.first_ns = sqlite3_column_int64(st, 17);
+        f.last_ns = sqlite3_column_int64(st, 18);
+        f.pk[0] = (uint64_t)sqlite3_column_int64(st, 19);
+        f.by[0] = (uint64_t)sqlite3_column_int64(st, 20);
+        f.pk[1] = (uint64_t)sqlite3_column_int64(st, 21);
+        f.by[1] = (uint64_t)sqlite3_column_int64(st, 22);
+        f.tcp_flags = (uint8_t)sqlite3_column_int(st, 23);
+        const unsigned char *er = sqlite3_column_text(st, 24);
+        f.end_reason = (uint8_t)pdx_end_parse(er ? (const char *)er : "open");
+        f.state = (uint8_t)sqlite3_column_int(st, 26);
+        f.first_capture = sqlite3_column_int64(st, 27);
+        f.last_capture = sqlite3_column_int64(st, 28);
+        if ((rc = cb(ctx, &f)) < 0) {
+            sqlite3_finalize(st);
+            return pdx_errf(errbuf, rc, "cannot take up flow %lld", (long long)f.id);
+        }
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return dberr(ix, errbuf, "load live flows");
+    return PDX_OK;
+}
+
+/* ---- fingerprints ------------------------------------------------------------ */
+
+#define FP_SPAN (1024u * 1024u)
+
+int pdx_fingerprint_fd(int fd, uint64_t size, char out[80], char *errbuf)
+{
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    uint8_t *buf = malloc(FP_SPAN);
+    uint8_t sz[8];
+    int rc = PDX_OK;
+    if (md == NULL || buf == NULL) {
+        rc = pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < 8; i++)
+        sz[i] = (uint8_t)(size >> (8 * i));
+    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+    EVP_DigestUpdate(md, sz, 8);
+    for (int part = 0; part < 2; part++) {
+        uint64_t off = part == 0 ? 0 : (size > FP_SPAN ? size - FP_SPAN : 0);
+        size_t want = (size_t)PDX_MIN((uint64_t)FP_SPAN, size);
+        size_t got = 0;
+        while (got < want) {
+            ssize_t n = pread(fd, buf + got, want - got, (off_t)(off + got));
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0) {
+                rc = pdx_errf(errbuf, PDX_EIO, "read for fingerprint: %s",
+                              n < 0 ? strerror(errno) : "file shrank");
+                goto out;
+            }
+            got += (size_t)n;
+        }
+        EVP_DigestUpdate(md, buf, want);
+    }
+    unsigned char d[EVP_MAX_MD_SIZE];
+    unsigned int dl = 0;
+    EVP_DigestFinal_ex(md, d, &dl);
+    memcpy(out, "h1:", 3);
+    for (unsigned i = 0; i < dl && i < 32; i++)
+        snprintf(out + 3 + 2 * i, 3, "%02x", d[i]);
+out:
+    EVP_MD_CTX_free(md);
+    free(buf);
+    return rc;
+}
+
+/* ---- reading offsets ------------------------------------------------------------ */
+
+int pdx_index_segments(pdx_index *ix, int64_t flow_id, int (*cb)(void *ctx, const pdx_segment *s),
+                       void *ctx, char *errbuf)
+{
+    sqlite3_stmt *st = NULL;
+    const char *sql = flow_id > 0
+                          ? "SELECT flow_id, capture_id, seg, count, encoding, offsets FROM packets"
+                            " WHERE flow_id=?1 ORDER BY flow_id, capture_id, seg"
+                          : "SELECT flow_id, capture_id, seg, count, encoding, offsets FROM packets"
+                            " ORDER BY flow_id, capture_id, seg";
+    uint64_t *offs = NULL;
+    size_t cap = 0;
+    int rc;
+    if (sqlite3_prepare_v2(ix->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return dberr(ix, errbuf, "prepare");
+    if (flow_id > 0)
+        sqlite3_bind_int64(st, 1, flow_id);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        pdx_segment s;
+        s.flow_id = sqlite3_column_int64(st, 0);
+        s.capture_id = sqlite3_column_int64(st, 1);
+        s.seg = sqlite3_column_int64(st, 2);
+        sqlite3_int64 n = sqlite3_column_int64(st, 3);
+        const void *blob = sqlite3_column_blob(st, 5);
+        size_t blen = (size_t)sqlite3_column_bytes(st, 5);
+        /* Each offset takes at least one varint byte: check the count
+         * against the segment's raw size before allocating for it. */
+        int enc = sqlite3_column_int(st, 4);
+        if (n <= 0 || (uint64_t)n > pdx_offsets_capacity(enc, blob, blen)) {
+            rc = pdx_errf(errbuf, PDX_EDB, "corrupt offsets of flow %lld in capture %lld",
+                          (long long)s.flow_id, (long long)s.capture_id);
+            goto out;
+        }
+        if ((size_t)n > cap) {
+            uint64_t *nb = realloc(offs, (size_t)n * sizeof(*nb));
+            if (nb == NULL) {
+                rc = pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
+                goto out;
+            }
+            offs = nb;
+            cap = (size_t)n;
+        }
+        if (pdx_offsets_decode(enc, blob, blen, (uint64_t)n, offs) < 0) {
+            rc = pdx_errf(errbuf, PDX_EDB, "corrupt offsets of flow %lld in capture %lld",
+                          (long long)s.flow_id, (long long)s.capture_id);
+            goto out;
+        }
+        s.count = (uint64_t)n;
+        s.offsets = offs;
+        if ((rc = cb(ctx, &s)) < 0)
+            goto out;
+    }
+    if (rc != SQLITE_DONE) {
+        rc = dberr(ix, errbuf, "read packets");
+        goto out;
+    }
+    rc = PDX_OK;
+out:
+    sqlite3_finalize(st);
+    free(offs);
+    return rc;
+}

@@ -1,0 +1,118 @@
+/*
+ * index.h - the SQLite index: opening and migrating it, and reading and
+ * writing captures, flows and packet offsets.  docs/schema.md describes the
+ * tables; this module is the only code that writes them.
+ *
+ * Every function returns PDX_OK or a negative code with errbuf filled (the
+ * index keeps its own errbuf for the writers called from flow ops; read it
+ * with pdx_index_errmsg()).
+ */
+#ifndef PDX_INDEX_H
+#define PDX_INDEX_H
+
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "capture.h"
+#include "flow.h"
+#include "pdx.h"
+
+typedef struct pdx_migration {
+    int version;
+    const char *name;
+    const char *sql;
+} pdx_migration;
+
+/* Generated from schema/NNN_*.sql, ending with {0, NULL, NULL}. */
+extern const pdx_migration pdx_migrations[];
+
+enum { PDX_INDEX_READ = 0, PDX_INDEX_WRITE = 1 };
+
+typedef struct pdx_index pdx_index;
+
+/*
+ * Opens the index at path.  PDX_INDEX_WRITE creates it when missing and
+ * applies pending migrations; PDX_INDEX_READ requires an existing pcapdex
+ * index of a schema version this build reads.  Either way the database is in
+ * WAL mode, so readers and one writer work at once.  *out is freed with
+ * pdx_index_close().
+ */
+int pdx_index_open(pdx_index **out, const char *path, int mode, char *errbuf);
+void pdx_index_close(pdx_index *ix);
+sqlite3 *pdx_index_db(pdx_index *ix);
+const char *pdx_index_errmsg(const pdx_index *ix);
+int pdx_index_schema_version(pdx_index *ix);
+
+int pdx_index_begin(pdx_index *ix, char *errbuf);
+int pdx_index_commit(pdx_index *ix, char *errbuf);
+void pdx_index_rollback(pdx_index *ix);
+
+/* One captures row, as the indexer fills it. */
+typedef struct pdx_caprow {
+    int64_t id;
+    const char *path;      /* absolute */
+    uint64_t size;
+    int64_t mtime_ns;
+    char fingerprint[80];
+    const pdx_capinfo *info;
+    int64_t first_ns, last_ns; /* INT64_MIN when the capture has no packet */
+    uint64_t packets, bytes, cap_bytes, truncated, invalid;
+    const char *status;    /* "complete" or "damaged" */
+    const char *warnings;  /* newline-separated, "" when none */
+} pdx_caprow;
+
+/* What the index knows of a capture path. */
+typedef struct pdx_capknown {
+    int64_t id;
+    uint64_t size;
+    int64_t mtime_ns;
+    char fingerprint[80];
+    char path[4096];
+} pdx_capknown;
+
+/* 1 and *out filled when path is indexed, 0 when not, < 0 on error. */
+int pdx_index_capture_by_path(pdx_index *ix, const char *path, pdx_capknown *out, char *errbuf);
+/* The same by fingerprint and size (a capture indexed under another path). */
+int pdx_index_capture_by_fingerprint(pdx_index *ix, const char *fp, uint64_t size, pdx_capknown *out,
+                                     char *errbuf);
+
+/* Inserts the row (with the counts it has so far); sets row->id. */
+int pdx_index_capture_insert(pdx_index *ix, pdx_caprow *row, char *errbuf);
+/* Writes final counts, status, warnings, sections and interfaces. */
+int pdx_index_capture_finish(pdx_index *ix, const pdx_caprow *row, char *errbuf);
+
+/* Flow ops for pdx_flowtab (ctx = the pdx_index). */
+int pdx_index_put_flow(void *ix, const pdx_flow *f);
+int pdx_index_put_segment(void *ix, const pdx_flow *f);
+
+/* Largest flow ID stored, 0 when none. */
+int pdx_index_max_flow_id(pdx_index *ix, int64_t *out, char *errbuf);
+
+/* Calls cb for every flow stored live (state & PDX_FS_LIVE), in ID order. */
+int pdx_index_load_live(pdx_index *ix, int (*cb)(void *ctx, const pdx_flow *f), void *ctx,
+                        char *errbuf);
+
+/* Fingerprint of a capture file: "h1:" + hex SHA-256 over its size (8 bytes
+ * little-endian), first MiB and last MiB.  fd is read with pread. */
+int pdx_fingerprint_fd(int fd, uint64_t size, char out[80], char *errbuf);
+
+
+/* One stored segment of a flow's offsets, decoded. */
+typedef struct pdx_segment {
+    int64_t flow_id;
+    int64_t capture_id;
+    int64_t seg;
+    uint64_t count;
+    const uint64_t *offsets; /* count entries, valid during the callback */
+} pdx_segment;
+
+/*
+ * Calls cb for each offset segment of flow_id (or of every flow when
+ * flow_id is 0), ordered by flow, capture and segment.  Returns 0, a
+ * negative code from cb, or PDX_EDB (also when a segment is corrupt).
+ */
+int pdx_index_segments(pdx_index *ix, int64_t flow_id, int (*cb)(void *ctx, const pdx_segment *s),
+                       void *ctx, char *errbuf);
+
+#endif

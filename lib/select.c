@@ -1,0 +1,63 @@
+/* select.c - filter expression plus time window as one WHERE clause. */
+#include "select.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int pdx_select_init(pdx_select *s, pdx_index *ix, const char *expr, const int64_t *since,
+                    const int64_t *until, char *errbuf, size_t *err_pos)
+{
+    memset(s, 0, sizeof(*s));
+    int rc = pdx_qparse(expr, &s->q, errbuf, err_pos);
+    if (rc < 0)
+        return rc;
+    if (since) {
+        s->has_since = 1;
+        s->since_ns = *since;
+    }
+    if (until) {
+        s->has_until = 1;
+        s->until_ns = *until;
+    }
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(pdx_index_db(ix), "SELECT value FROM meta WHERE key='max_duration_ns'", -1,
+                           &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW)
+            s->max_dur = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+    }
+    const char *qs = pdx_query_sql(s->q);
+    size_t len = strlen(qs) + 128;
+    s->where = malloc(len);
+    if (s->where == NULL)
+        return pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
+    snprintf(s->where, len, "WHERE %s%s%s", qs,
+             s->has_until ? " AND first_ns <= ?" : "",
+             s->has_since ? " AND last_ns >= ? AND first_ns >= ?" : "");
+    return PDX_OK;
+}
+
+int pdx_select_bind(const pdx_select *s, sqlite3_stmt *st, int first_index)
+{
+    int i = pdx_query_bind(s->q, st, first_index);
+    if (i < 0)
+        return i;
+    if (s->has_until)
+        sqlite3_bind_int64(st, i++, s->until_ns);
+    if (s->has_since) {
+        sqlite3_bind_int64(st, i++, s->since_ns);
+        int64_t lo = s->since_ns - s->max_dur;
+        if (lo > s->since_ns) /* overflow */
+            lo = INT64_MIN;
+        sqlite3_bind_int64(st, i++, lo);
+    }
+    return i;
+}
+
+void pdx_select_free(pdx_select *s)
+{
+    pdx_query_free(s->q);
+    free(s->where);
+    memset(s, 0, sizeof(*s));
+}

@@ -1,0 +1,240 @@
+#!/usr/bin/env python3
+"""check_corpus.py - pcapdex's flows against tshark's view of the real corpus.
+
+For every capture in ../shared/corpus that tshark reads fully, the capture is
+indexed into a fresh database and compared with the two oracles:
+  - every packet record's offset (offsets oracle) is stored in exactly one
+    flow, and no other offset is stored;
+  - each flow's packet and byte counters equal the records filed under it;
+  - each frame is filed under the IP 5-tuple tshark gives it (see
+    oracle.frame_key for which layer counts in tunnels, ICMP errors and
+    fragments); frames tshark has no IP for go to non-IP flows.
+Deliberate differences, counted by category and not failed:
+  - link types pcapdex does not decode at layer 3 (tshark does), whose
+    frames go to link-layer flows;
+Captures tshark cannot read fully must index without a crash (exit 0, 4 or
+5).  Ends with "corpus: N passed, N failed, N skipped".
+
+usage: check_corpus.py PCAPDEX [CORPUS_DIR] [--only SUBSTR] [-j N] [-v]
+"""
+import ipaddress
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from collections import Counter, defaultdict
+from multiprocessing import Pool
+
+import oracle
+
+PACKET_BLOCKS = {"", "EPB", "SPB", "PB", "6", "3", "2", "epb", "spb", "pb"}
+# Link types and ethertypes pcapdex decodes: an IP frame filed under a
+# link-layer flow with these is a failure; with others, a deliberate
+# difference (MACsec, NSH, E-tag, vendor headers...).
+DECODED_LINKTYPES = {0, 1, 9, 12, 14, 50, 101, 104, 105, 108, 113, 127, 228, 229, 239, 276}
+DECODED_ETHERTYPES = {0x0800, 0x86dd, 0x8100, 0x88a8, 0x9100, 0x8847, 0x8848, 0x8864}
+
+
+def addr_text(blob, fam):
+    if blob is None:
+        return None
+    a = ipaddress.IPv6Address(bytes(blob))
+    if a.ipv4_mapped is not None:
+        # tshark prints an IPv4-mapped IPv6 address with a dotted quad.
+        return str(a.ipv4_mapped) if fam == "ip" else "::ffff:" + str(a.ipv4_mapped)
+    return a.compressed
+
+
+def run_index(pcapdex, db, path):
+    p = subprocess.run([pcapdex, "index", "--db", db, "-q", path],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
+    return p.returncode, p.stderr.decode(errors="replace")
+
+
+def check_one(args):
+    pcapdex, cdir, row, tmp, verbose = args
+    db = os.path.join(tmp, "%d.db" % os.getpid())
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(db + suffix):
+            os.remove(db + suffix)
+    return _check(pcapdex, cdir, row, db)
+
+
+def _check(pcapdex, cdir, row, db):
+    path = os.path.join(cdir, row["path"])
+    name = row["path"]
+    result = {"name": name, "status": "pass", "why": [], "diffs": Counter()}
+    try:
+        rc, err = run_index(pcapdex, db, path)
+    except subprocess.TimeoutExpired:
+        result.update(status="fail", why=["index timed out"])
+        return result
+    if rc < 0 or rc not in (0, 4, 5):
+        result.update(status="fail", why=["index exit %d: %s" % (rc, err.strip()[:300])])
+        return result
+    if row["tshark_read"] != "ok":
+        return result  # survived: that is the test for damaged captures
+    if rc != 0:
+        result.update(status="fail", why=["index exit %d on a capture tshark reads: %s"
+                                          % (rc, err.strip()[:300])])
+        return result
+    offs_rows = oracle.read_tsv(os.path.join(cdir, row["oracle_offsets"]))
+    fields = {r["frame.number"]: r for r in oracle.read_tsv(os.path.join(cdir, row["oracle_fields"]))}
+    frames = {}
+    for r in offs_rows:
+        if r.get("block_type", "") not in PACKET_BLOCKS:
+            continue
+        frames[int(r["offset"])] = r
+    p = subprocess.run([pcapdex, "packets", "--db", db, "--all"], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=300)
+    if p.returncode != 0:
+        result.update(status="fail", why=["packets exit %d" % p.returncode])
+        return result
+    seen = defaultdict(list)
+    per_flow = defaultdict(list)
+    for line in p.stdout.decode().splitlines():
+        fid, _, off = line.split("\t")
+        seen[int(off)].append(int(fid))
+        per_flow[int(fid)].append(int(off))
+    why = []
+    missing = [o for o in frames if o not in seen]
+    extra = [o for o in seen if o not in frames]
+    dup = [o for o, f in seen.items() if len(f) > 1]
+    if missing:
+        why.append("%d records in no flow (first at offset %d)" % (len(missing), min(missing)))
+    if extra:
+        why.append("%d stored offsets are no record (first %d)" % (len(extra), min(extra)))
+    if dup:
+        why.append("%d records in several flows" % len(dup))
+    con = sqlite3.connect(db)
+    flows = {}
+    for r in con.execute("SELECT id, proto, ethertype, linktype, src_ip, dst_ip, src_port, dst_port,"
+                         " src_packets + dst_packets, src_bytes + dst_bytes, tunnel_src, tunnel_dst"
+                         " FROM flows"):
+        flows[r[0]] = r
+    con.close()
+    for fid, offs in per_flow.items():
+        f = flows.get(fid)
+        if f is None:
+            why.append("offsets of flow %d, which has no row" % fid)
+            continue
+        if f[8] != len(offs):
+            why.append("flow %d counts %d packets, holds %d" % (fid, f[8], len(offs)))
+        b = sum(int(frames[o]["origlen"]) for o in offs if o in frames)
+        if f[9] != b:
+            why.append("flow %d counts %d bytes, records sum to %d" % (fid, f[9], b))
+    if len(flows) != len(per_flow):
+        why.append("%d flows, %d with packets" % (len(flows), len(per_flow)))
+    # Per-frame 5-tuples.
+    bad = 0
+    for off, orow in frames.items():
+        if off not in seen:
+            continue
+        f = flows.get(seen[off][0])
+        trow = fields.get(orow["frame"])
+        if f is None or trow is None:
+            continue
+        tkey = oracle.frame_key(trow)
+        if f[1] is None:  # link-layer flow
+            if tkey is not None:
+                if f[3] in DECODED_LINKTYPES and f[2] in DECODED_ETHERTYPES:
+                    result["diffs"]["ip frame in l2 flow"] += 1
+                elif f[3] in DECODED_LINKTYPES:
+                    result["diffs"]["ethertype 0x%04x not decoded" % f[2]] += 1
+                else:
+                    result["diffs"]["link type %d not decoded" % f[3]] += 1
+            continue
+        fam = "ip" if f[2] == 0x0800 else "ipv6"
+        if tkey is None:
+            result["diffs"]["ip flow for a frame tshark has no ip for"] += 1
+            continue
+        tfam, tproto, tends, frag = tkey
+        # Ports count where tshark has them: not for fragments, nor where
+        # it found the transport header malformed.
+        ports = f[1] in (6, 17) and not frag and all(p is not None for _, p in tends)
+        if not ports:
+            tends = frozenset((a, None) for a, _ in tends)
+        mine = frozenset([(addr_text(f[4], fam), f[6] if ports else None),
+                          (addr_text(f[5], fam), f[7] if ports else None)])
+        if (tfam, tends) != (fam, mine) or (tproto is not None and tproto != f[1]):
+            if f[10] is not None and {a for a, _ in tends} == {addr_text(f[10], tfam),
+                                                             addr_text(f[11], tfam)}:
+                result["diffs"]["tunnel tshark did not open"] += 1
+                continue
+            bad += 1
+            if bad <= 3:
+                why.append("frame %s: tshark %s %s %s, pcapdex flow %d %s %s %s"
+                           % (orow["frame"], tfam, tproto, sorted(tends, key=str), f[0], fam, f[1],
+                              sorted(mine, key=str)))
+    if bad > 3:
+        why.append("... %d frames filed under another 5-tuple" % bad)
+    for k in list(result["diffs"]):
+        if k == "ip frame in l2 flow" or k.startswith("ip flow for"):
+            why.append("%s: %d frames" % (k, result["diffs"][k]))
+    if why:
+        result.update(status="fail", why=why)
+    return result
+
+
+def main():
+    args = [a for a in sys.argv[1:]]
+    verbose = "-v" in args
+    only = None
+    jobs = os.cpu_count() or 2
+    rest = []
+    i = 0
+    while i < len(args):
+        if args[i] == "--only":
+            only = args[i + 1]
+            i += 2
+            continue
+        if args[i] == "-j":
+            jobs = int(args[i + 1])
+            i += 2
+            continue
+        if args[i] != "-v":
+            rest.append(args[i])
+        i += 1
+    if not rest:
+        print(__doc__)
+        return 2
+    pcapdex = os.path.abspath(rest[0])
+    cdir = oracle.corpus_dir(rest[1] if len(rest) > 1 else None)
+    if not os.path.isfile(os.path.join(cdir, "catalog.tsv")):
+        print("corpus: %s not found; every corpus test skipped" % cdir)
+        print("corpus: 0 passed, 0 failed, 1 skipped")
+        return 0
+    rows = oracle.catalog(cdir)
+    tmp = tempfile.mkdtemp(prefix="pdx-corpus-")
+    work, skipped = [], 0
+    for row in rows:
+        if only and only not in row["path"]:
+            continue
+        if row["format"] not in ("pcap", "pcapng", "snoop") or not row.get("oracle_offsets"):
+            skipped += 1
+            continue
+        work.append((pcapdex, cdir, row, tmp, verbose))
+    passed = failed = 0
+    diffs = Counter()
+    try:
+        with Pool(jobs) as pool:
+            for r in pool.imap_unordered(check_one, work, chunksize=8):
+                diffs.update(r["diffs"])
+                if r["status"] == "pass":
+                    passed += 1
+                else:
+                    failed += 1
+                    print("FAIL %s: %s" % (r["name"], "; ".join(r["why"])))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    for k, v in sorted(diffs.items()):
+        if not (k == "ip frame in l2 flow" or k.startswith("ip flow for")):
+            print("deliberate difference: %s: %d frames" % (k, v))
+    print("corpus: %d passed, %d failed, %d skipped" % (passed, failed, skipped))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,366 @@
+#!/usr/bin/env python3
+"""check_decode.py - compares pdx_decode (through tests/tools/decwalk) with
+tshark's per-frame view of every capture in the real corpus.
+
+For every capture that tshark read completely ('ok' in catalog.tsv) and that
+libpcap can open, each frame's IP addresses, ports, transport protocol and
+VLAN IDs are compared with the innermost occurrence that tshark reached
+through encapsulations pdx_decode follows (Ethernet, VLAN, MPLS, PPPoE, PPP,
+LLC/SNAP, 802.11, IP-in-IP, GRE incl. ERSPAN and PPTP, VXLAN, Geneve, GTP-U).
+Frames whose link type pdx_decode does not know are skipped.
+
+Deliberate differences, counted by category and not as failures:
+  beyond:<proto>   tshark went on to an inner IP header through an
+                   encapsulation we do not follow (Teredo, L2TP, LISP, sFlow
+                   samples, IPsec NAT-T, CAPWAP, ...).  Those carry user
+                   traffic over UDP on ports other protocols use too, or hold
+                   copies of packets; the outer header is the flow the bytes
+                   on the wire belong to.  Our addresses must then equal the
+                   last IP header tshark reached by the encapsulations we
+                   do follow.
+  ICMP errors quote the offending packet's IP header; tshark lists it as an
+                   inner 'ip'.  Both sides describe the outer header: not a
+                   difference, not counted.
+  fragment         tshark reassembles IP fragments: it shows the datagram's
+                   transport ports (and any tunnel inside it) on the frame
+                   that completed it, and none on the first fragment.  We
+                   decode each fragment as it is: ports on the first one
+                   only, and tunnels are not followed inside fragments.
+                   Counted only when our frame is flagged FRAGMENT and our
+                   addresses are one of tshark's IP occurrences.
+  tshark-noip      tshark gave up on a frame (malformed, heuristics chose
+                   another dissector before IP) where we found an IP header,
+                   listed per file when verbose; counted when tshark's
+                   protocols show it stopped at malformed/data or a
+                   non-IP dissector.
+
+Usage: check_decode.py [--corpus DIR] [--decwalk PATH] [-v] [SUBSTRING...]
+Ends with "decode: N passed, N failed, N skipped" (files).  Exit status 1 if
+any file failed.
+"""
+import argparse
+import collections
+import csv
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+
+# tshark protocol names of link layers (and link-like shims) we pass through.
+LINK = {
+    'eth', 'ethertype', 'vlan', 'ieee8021ad', 'mpls', 'pwethcw', 'pwethheuristic', 'pppoes',
+    'ppp', 'llc', 'sll', 'null', 'loop', 'raw', 'chdlc', 'radiotap', 'wlan_radio', 'wlan',
+    'ipoib', 'nflog', 'ppi', 'vntag', 'fcs', 'eth.trailer', 'erspan', 'cmd',
+}
+TRANSPORT = {'tcp': 6, 'udp': 17, 'icmp': 1, 'icmpv6': 58, 'sctp': 132, 'udplite': 136,
+             'dccp': 33, 'gre': 47, 'esp': 50, 'igmp': 2, 'ospf': 89, 'pim': 103}
+
+
+def split(v):
+    return v.split(',') if v else []
+
+
+def load_oracle(path):
+    with open(path, newline='') as f:
+        r = csv.reader(f, delimiter='\t', quoting=csv.QUOTE_NONE)
+        head = next(r)
+        idx = {h: i for i, h in enumerate(head)}
+        rows = []
+        for row in r:
+            row += [''] * (len(head) - len(row))
+            rows.append({h: row[i] for h, i in idx.items()})
+    return rows
+
+
+def packet_records(offsets_path, nrows):
+    """(tshark frame number, data offset, caplen) of each record libpcap returns."""
+    if not os.path.exists(offsets_path):
+        return [(i, None, None) for i in range(1, nrows + 1)]
+    out = []
+    with open(offsets_path, newline='') as f:
+        r = csv.reader(f, delimiter='\t', quoting=csv.QUOTE_NONE)
+        head = next(r)
+        fi, bi = head.index('frame'), head.index('block_type')
+        di, ci = head.index('data_offset'), head.index('caplen')
+        for row in r:
+            if len(row) <= bi or row[bi] in ('', 'EPB', 'PB', 'SPB'):
+                out.append((int(row[fi]), int(row[di]), int(row[ci])))
+    return out
+
+
+def next_state(state, tok):
+    """Where following tok leads from state, or None where we stop following."""
+    if state in ('link', 'gre') and tok in LINK:
+        return 'link'
+    if state in ('link', 'ip', 'gre', 'gtp') and tok in ('ip', 'ipv6'):
+        return 'ip'
+    if state == 'ip':
+        if tok.startswith('ipv6.') or tok == 'ah':
+            return 'ip'
+        if tok in ('gre', 'udp'):
+            return tok
+    if state == 'udp':
+        if tok in ('vxlan', 'geneve'):
+            return 'link'
+        if tok == 'gtp':
+            return 'gtp'
+    return None
+
+
+def expectation(o):
+    """What tshark says about the IP layers of a frame.
+
+    Returns (followed, beyond, transport): followed lists (family, index,
+    position) of every IP header reached through encapsulations we follow,
+    outermost first; beyond names the protocol after which tshark found
+    further IP headers that we do not reach (None if none, and ICMP quoting
+    does not count); transport is (token, occurrence) of the protocol right
+    after the last followed IP header.
+    """
+    protos = o['frame.protocols'].split(':')
+    counts = collections.Counter()
+    followed = []
+    state = 'link'
+    stop = None
+    stop_named = False
+    beyond = None
+    transport = None
+    for pos, tok in enumerate(protos):
+        if stop is None:
+            nxt = next_state(state, tok)
+            if tok in ('ip', 'ipv6') and nxt is not None:
+                followed.append((tok, counts[tok], pos))
+                transport = None
+            elif followed and transport is None and state == 'ip' and \
+                    not tok.startswith('ipv6.') and tok != 'ah':
+                transport = (tok, counts[tok])
+            if nxt is None:
+                stop = tok
+            state = nxt
+        elif stop in ('tcp', 'udp', 'sctp') and stop_named is False:
+            stop, stop_named = tok, True  # name what runs over the transport
+        if tok in ('ip', 'ipv6') and stop is not None and stop not in ('icmp', 'icmpv6') and \
+                beyond is None and (not followed or followed[-1][2] != pos):
+            beyond = stop
+        counts[tok] += 1
+    return followed, beyond, transport
+
+
+def addr_of(o, fam, i, side):
+    key = ('ip.' if fam == 'ip' else 'ipv6.') + side
+    v = split(o[key])
+    return v[i] if i < len(v) else None
+
+
+def source_route_final(data, l3):
+    """The last address of an IPv4 loose/strict source route option, if any."""
+    if data is None or len(data) < l3 + 20 or data[l3] >> 4 != 4:
+        return None
+    hl = (data[l3] & 15) * 4
+    opts = data[l3 + 20:l3 + hl]
+    i = 0
+    while i < len(opts):
+        t = opts[i]
+        if t == 0:
+            break
+        if t == 1:
+            i += 1
+            continue
+        if i + 1 >= len(opts) or opts[i + 1] < 2:
+            break
+        ln = opts[i + 1]
+        if t in (131, 137) and ln >= 7 and i + ln <= len(opts):
+            a = opts[i + ln - 4:i + ln]
+            return '%d.%d.%d.%d' % tuple(a)
+        i += ln
+    return None
+
+
+def compare_frame(o, w, cats, data):
+    """Returns None when the frame agrees (or differs deliberately), else a reason."""
+    kind, proto, src, dst, sport, dport, flags = w[1], int(w[2]), w[3], w[4], w[5], w[6], w[7]
+    tunnel, tun_src, tun_dst, l3 = w[8], w[11], w[12], int(w[15])
+    flags = set(flags.split(','))
+    if 'unknownlink' in flags:
+        cats['skipped: link type %s not decoded' % w[14]] += 1
+        return None
+    followed, beyond, transport = expectation(o)
+    protos = o['frame.protocols'].split(':')
+    # A header tshark listed but could not read (bogus version or length, cut
+    # short) has no addresses: then the one outside it is what we describe.
+    inner_bad = False
+    # Wireshark hands an IPv4 header with version 6 to its IPv6 dissector; we
+    # call it invalid and describe what is outside it.
+    for j, (fam, i, pos) in enumerate(followed):
+        if fam == 'ip' and pos + 1 < len(protos) and protos[pos + 1] == 'ipv6' and \
+                addr_of(o, fam, i, 'src') is None:
+            cats['ipv4-header-with-version-6'] += 1
+            if not flags & {'invalid', 'trunc'}:
+                return 'IPv4 header with version 6 not flagged invalid'
+            del followed[j:]
+            transport = None
+            break
+    while followed and None in (addr_of(o, followed[-1][0], followed[-1][1], 'src'),
+                                addr_of(o, followed[-1][0], followed[-1][1], 'dst')):
+        fam, i, pos = followed.pop()
+        inner_bad = True
+        cats['ip-header-tshark-could-not-read'] += 1
+        transport = None
+    if not followed:
+        if kind == 'l2':
+            return None
+        return 'tshark shows no IP, we say %s %s > %s' % (kind, src, dst)
+    fam, i, pos = followed[-1]
+    esrc, edst = addr_of(o, fam, i, 'src'), addr_of(o, fam, i, 'dst')
+    if kind == 'l2':
+        return 'tshark %s %s > %s, we found no IP (flags %s)' % (fam, esrc, edst,
+                                                                  ','.join(sorted(flags)))
+    if inner_bad and not flags & {'trunc', 'invalid'}:
+        return 'tshark could not read the inner IP header, we did not flag it'
+    if (src, dst) != (esrc, edst):
+        if 'frag' in flags and any((addr_of(o, f, j, 'src'), addr_of(o, f, j, 'dst')) == (src, dst)
+                                   for f, j, _ in followed):
+            cats['fragment'] += 1
+            return None
+        if fam == 'ip' and src == esrc and source_route_final(data, l3) == edst:
+            cats['ipv4-source-route'] += 1
+            return None
+        if tunnel != '-' and (tun_src, tun_dst) == (esrc, edst) and \
+                protos[pos + 1:] == ['udp']:
+            cats['udp-tunnel-tshark-left-undissected'] += 1
+            return None
+        return 'addresses: tshark %s > %s, we %s > %s' % (esrc, edst, src, dst)
+    want_fam = 'ip4' if fam == 'ip' else 'ip6'
+    if kind != want_fam:
+        return 'family: tshark %s, we %s' % (fam, kind)
+    if beyond is not None:
+        cats['beyond:' + beyond] += 1
+    # Transport protocol and ports.
+    tok, n = transport if transport else (None, 0)
+    if tok in TRANSPORT and TRANSPORT[tok] != proto and 'frag' not in flags:
+        return 'protocol: tshark %s, we %d' % (tok, proto)
+    if fam == 'ip' and 'frag' not in flags:
+        p = split(o['ip.proto'])
+        if i < len(p) and p[i] != '51' and int(p[i]) != proto:
+            return 'ip.proto: tshark %s, we %d' % (p[i], proto)
+    if tok in ('tcp', 'udp', 'udplite'):
+        f = 'tcp' if tok == 'tcp' else 'udp'
+        sp, dp = split(o[f + '.srcport']), split(o[f + '.dstport'])
+        eports = (sp[n], dp[n]) if n < len(sp) and n < len(dp) else None
+        if eports is None or (sport, dport) == eports:
+            pass
+        elif 'frag' in flags and sport == '-':
+            cats['fragment'] += 1
+        else:
+            return 'ports: tshark %s %s > %s, we %s > %s' % (tok, eports[0], eports[1], sport, dport)
+    elif sport != '-' and proto in (6, 17) and 'frag' in flags:
+        cats['fragment'] += 1
+    # VLAN IDs, outermost first (we keep two).  tshark names 802.1ad tags
+    # ieee8021ad, not vlan, so those frames are not compared.
+    ev = split(o['vlan.id'])[:2]
+    ov = [] if w[9] == '-' else w[9].split(',')
+    if ev and ov and 'ieee8021ad' not in protos and ev != ov[:len(ev)]:
+        return 'vlan: tshark %s, we %s' % (','.join(ev), ','.join(ov))
+    return None
+
+
+def main():
+    ap = argparse.ArgumentParser(description='compare pdx_decode with tshark over the corpus')
+    ap.add_argument('--corpus', default=os.path.join(REPO, '..', 'shared', 'corpus'))
+    build = os.environ.get('BUILD', 'build')
+    ap.add_argument('--decwalk', default=os.path.join(REPO, build, 'tools', 'decwalk'))
+    ap.add_argument('-v', '--verbose', action='store_true')
+    ap.add_argument('--show', type=int, default=3, help='differing frames shown per file')
+    ap.add_argument('only', nargs='*', help='only captures whose path contains one of these')
+    a = ap.parse_args()
+
+    catalog = os.path.join(a.corpus, 'catalog.tsv')
+    with open(catalog, newline='') as f:
+        rows = list(csv.DictReader(f, delimiter='\t', quoting=csv.QUOTE_NONE))
+
+    passed = failed = skipped = 0
+    frames_ok = frames_bad = 0
+    cats = collections.Counter()
+    skip_why = collections.Counter()
+    for row in rows:
+        path = row['path']
+        if a.only and not any(s in path for s in a.only):
+            continue
+        fmt = row['format']
+        if row['tshark_read'] != 'ok':
+            skipped += 1
+            skip_why['tshark read ' + row['tshark_read']] += 1
+            continue
+        if fmt not in ('pcap', 'pcapng'):
+            skipped += 1
+            skip_why[fmt] += 1
+            continue
+        fields = os.path.join(a.corpus, row['oracle_fields'])
+        if not row['oracle_fields'] or not os.path.exists(fields):
+            skipped += 1
+            skip_why['no oracle'] += 1
+            continue
+        p = subprocess.run([a.decwalk, os.path.join(a.corpus, path)], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, universal_newlines=True,
+                           errors='replace')
+        if p.returncode not in (0, 1):
+            skipped += 1
+            skip_why['libpcap cannot open'] += 1
+            if a.verbose:
+                print('skip %s: %s' % (path, p.stderr.strip()))
+            continue
+        if p.returncode < 0:
+            print('FAIL %s: decwalk died (signal %d)' % (path, -p.returncode))
+            failed += 1
+            continue
+        oracle = load_oracle(fields)
+        offsets = os.path.join(a.corpus, row['oracle_offsets']) if row['oracle_offsets'] else ''
+        records = packet_records(offsets, len(oracle))
+        by_num = {int(o['frame.number']): o for o in oracle if o['frame.number'].isdigit()}
+        bad = []
+        n = 0
+        with open(os.path.join(a.corpus, path), 'rb') as cf:
+            for line in p.stdout.splitlines():
+                w = line.split('\t')
+                k = int(w[0])
+                if k > len(records) or records[k - 1][0] not in by_num:
+                    bad.append((k, 'no tshark frame for packet %d' % k))
+                    continue
+                n += 1
+                fr, doff, clen = records[k - 1]
+                data = None
+                if doff is not None and w[1] == 'ip4':
+                    cf.seek(doff)
+                    data = cf.read(clen)
+                why = compare_frame(by_num[fr], w, cats, data)
+                if why:
+                    bad.append((fr, why))
+        if p.returncode == 1:
+            cats['libpcap stopped early (files)'] += 1
+        frames_bad += len(bad)
+        frames_ok += n - len(bad)
+        if bad:
+            failed += 1
+            print('FAIL %s: %d of %d frames differ' % (path, len(bad), n))
+            for fr, why in bad[:a.show]:
+                print('    frame %d: %s' % (fr, why))
+        else:
+            passed += 1
+            if a.verbose:
+                print('ok   %s (%d frames)' % (path, n))
+
+    print('frames: %d agree, %d differ' % (frames_ok, frames_bad))
+    if cats:
+        print('deliberate differences and skips (frames):')
+        for c, v in sorted(cats.items(), key=lambda x: (-x[1], x[0])):
+            print('    %-40s %d' % (c, v))
+    if skip_why:
+        print('files skipped: ' + ', '.join('%s %d' % kv for kv in sorted(skip_why.items())))
+    print('decode: %d passed, %d failed, %d skipped' % (passed, failed, skipped))
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

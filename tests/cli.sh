@@ -1,0 +1,158 @@
+#!/bin/sh
+# cli.sh - end-to-end tests of the pcapdex command line: exit codes, messages,
+# idempotent re-runs, damaged and changed captures, filters, and rotated
+# capture sets indexed in one run, in several runs, or as one file.
+# Usage: tests/cli.sh BUILD_DIR.  Ends with "cli: N passed, N failed".
+BUILD=${1:-build}
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+PDX="$TOP/$BUILD/pcapdex"
+GEN="$TOP/$BUILD/pcapgen"
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+PASS=0 FAIL=0
+
+ok() { PASS=$((PASS + 1)); echo "ok   $1"; }
+bad() { FAIL=$((FAIL + 1)); echo "FAIL $1: $2"; }
+
+# expect NAME CODE CMD...: runs CMD, checks its exit code; output in $T/out, $T/err.
+expect() {
+    name=$1 code=$2
+    shift 2
+    "$@" >"$T/out" 2>"$T/err"
+    rc=$?
+    if [ "$rc" -eq "$code" ]; then ok "$name"; else bad "$name" "exit $rc, wanted $code: $(head -c 300 "$T/err")"; fi
+}
+
+# has NAME FILE PATTERN: FILE contains PATTERN (grep -E).
+has() {
+    if grep -Eq -- "$3" "$2"; then ok "$1"; else bad "$1" "no /$3/ in: $(head -c 300 "$2")"; fi
+}
+
+# same NAME A B: the two strings are equal.
+same() {
+    if [ "$2" = "$3" ]; then ok "$1"; else bad "$1" "'$2' != '$3'"; fi
+}
+
+q() { sqlite3 "$1" "$2"; }
+
+# ---- fixtures ---------------------------------------------------------------
+"$GEN" traffic -o "$T/one.pcap" --packets 20000 --concurrent 200 --seed 7 >/dev/null 2>&1 ||
+    bad gen_traffic "pcapgen traffic failed"
+"$GEN" split "$T/one.pcap" -o "$T/rot" --count 4000 >/dev/null 2>&1 ||
+    bad gen_split "pcapgen split failed"
+ROT=$(ls "$T"/rot*.pcap 2>/dev/null)
+
+# ---- usage ------------------------------------------------------------------
+expect no_args 2 "$PDX"
+expect unknown_command 2 "$PDX" frobnicate
+expect help 0 "$PDX" --help
+expect index_no_capture 2 "$PDX" index --db "$T/u.db"
+expect index_bad_option 2 "$PDX" index --bogus "$T/one.pcap"
+expect index_bad_exclude 2 "$PDX" index --db "$T/u.db" --exclude 10.0.0.0/33 "$T/one.pcap"
+has index_bad_exclude_msg "$T/err" "exclude.*10.0.0.0/33"
+expect index_bad_filter 2 "$PDX" index --db "$T/u.db" --filter "tcp and and" "$T/one.pcap"
+has index_bad_filter_msg "$T/err" "filter"
+expect index_bad_timeout 2 "$PDX" index --db "$T/u.db" --idle-timeout abc "$T/one.pcap"
+[ ! -e "$T/u.db" ] && ok usage_errors_write_nothing || bad usage_errors_write_nothing "u.db exists"
+
+# ---- inputs -----------------------------------------------------------------
+expect missing_capture 4 "$PDX" index --db "$T/m.db" "$T/nope.pcap"
+has missing_capture_names_file "$T/err" "nope.pcap"
+printf 'not a capture at all\n' >"$T/readme.txt"
+expect not_a_capture 4 "$PDX" index --db "$T/m.db" "$T/readme.txt"
+has not_a_capture_names_file "$T/err" "readme.txt"
+printf '\037\213\010\000junk' >"$T/x.pcap.gz"
+expect gzip_named 4 "$PDX" index --db "$T/m.db" "$T/x.pcap.gz"
+has gzip_said "$T/err" "gzip"
+mkdir -p "$T/dir/sub"
+cp "$T/one.pcap" "$T/dir/sub/a.pcap"
+cp "$T/readme.txt" "$T/dir/notes.txt"
+expect directory_recursive 0 "$PDX" index --db "$T/d.db" --json "$T/dir"
+has directory_json_counts "$T/out" '"captures_indexed":1,.*"not_captures":1'
+python3 -c "import json,sys; json.load(open(sys.argv[1]))" "$T/out" && ok json_parses || bad json_parses "invalid JSON"
+
+# ---- databases ----------------------------------------------------------------
+sqlite3 "$T/foreign.db" "CREATE TABLE t(x)"
+expect foreign_db 3 "$PDX" index --db "$T/foreign.db" "$T/one.pcap"
+has foreign_db_msg "$T/err" "not a pcapdex index"
+head -c 5000 /dev/urandom >"$T/garbage.db"
+expect garbage_db 3 "$PDX" index --db "$T/garbage.db" "$T/one.pcap"
+expect packets_missing_db 3 "$PDX" packets --db "$T/none.db" --all
+has packets_missing_db_msg "$T/err" "none.db"
+
+# ---- one capture, twice -----------------------------------------------------------
+expect index_one 0 "$PDX" index --db "$T/a.db" "$T/one.pcap"
+F1=$(q "$T/a.db" "SELECT count(*) || ' ' || sum(src_packets + dst_packets) FROM flows")
+P1=$(q "$T/a.db" "SELECT packets FROM captures")
+same every_packet_in_a_flow "$(echo "$F1" | cut -d' ' -f2)" "$P1"
+expect index_again 0 "$PDX" index --db "$T/a.db" --json "$T/one.pcap"
+has index_again_skips "$T/out" '"captures_indexed":0,"captures_skipped":1'
+same index_again_same_flows "$(q "$T/a.db" "SELECT count(*) || ' ' || sum(src_packets + dst_packets) FROM flows")" "$F1"
+N=$("$PDX" packets --db "$T/a.db" --all | wc -l)
+same packets_lists_every_packet "$N" "$P1"
+same integrity "$(q "$T/a.db" "PRAGMA integrity_check")" "ok"
+same community_ids "$(q "$T/a.db" "SELECT count(*) FROM flows WHERE proto IS NOT NULL AND community_id NOT LIKE '1:%'")" "0"
+
+# A capture that changed since it was indexed is reported, not indexed again.
+cp "$T/one.pcap" "$T/chg.pcap"
+"$PDX" index -q --db "$T/c.db" "$T/chg.pcap"
+printf 'XXXXXXXXXXXXXXXX' | dd of="$T/chg.pcap" bs=1 seek=40 conv=notrunc 2>/dev/null
+touch -d '2001-01-01' "$T/chg.pcap"
+expect changed_capture 5 "$PDX" index --db "$T/c.db" "$T/chg.pcap"
+has changed_capture_msg "$T/err" "chg.pcap: changed since it was indexed"
+
+# ---- damage -------------------------------------------------------------------------
+SIZE=$(stat -c %s "$T/one.pcap")
+head -c $((SIZE / 2)) "$T/one.pcap" >"$T/cut.pcap"
+expect damaged_capture 5 "$PDX" index --db "$T/dmg.db" "$T/cut.pcap"
+has damaged_names_file_and_offset "$T/err" "cut.pcap: offset [0-9]+"
+same damaged_status "$(q "$T/dmg.db" "SELECT status FROM captures")" "damaged"
+DP=$(q "$T/dmg.db" "SELECT packets FROM captures")
+[ "$DP" -gt 1000 ] && ok damaged_indexed_up_to_damage || bad damaged_indexed_up_to_damage "$DP packets"
+same damaged_flows_hold_them "$(q "$T/dmg.db" "SELECT sum(src_packets + dst_packets) FROM flows")" "$DP"
+
+# ---- filters ---------------------------------------------------------------------------
+expect filter_tcp 0 "$PDX" index --db "$T/f.db" --filter tcp "$T/one.pcap"
+same filter_only_tcp "$(q "$T/f.db" "SELECT count(*) FROM flows WHERE proto IS NOT 6")" "0"
+[ "$(q "$T/f.db" "SELECT count(*) FROM flows")" -gt 0 ] && ok filter_kept_tcp || bad filter_kept_tcp "no flows"
+expect exclude_net 0 "$PDX" index --db "$T/x.db" --exclude 10.0.0.0/8 --exclude 2001:db8::/32 "$T/one.pcap"
+same exclude_dropped "$(q "$T/x.db" "SELECT count(*) FROM flows_view WHERE src LIKE '10.%' OR dst LIKE '10.%' OR src LIKE '2001:db8:%' OR dst LIKE '2001:db8:%'")" "0"
+
+# ---- rotated sets ---------------------------------------------------------------------
+NROT=$(echo "$ROT" | wc -w)
+[ "$NROT" -ge 4 ] && ok rotated_set_made || bad rotated_set_made "$NROT files"
+# shellcheck disable=SC2086
+expect index_rotated 0 "$PDX" index --db "$T/r.db" $ROT
+flows_of() {
+    q "$1" "SELECT f.id, f.proto, hex(f.src_ip), f.src_port, hex(f.dst_ip), f.dst_port, f.first_ns,
+            f.last_ns, f.src_packets, f.src_bytes, f.dst_packets, f.dst_bytes, f.end_reason
+            FROM flows f ORDER BY f.id"
+}
+flows_of "$T/a.db" >"$T/flows.single"
+flows_of "$T/r.db" >"$T/flows.rot"
+if cmp -s "$T/flows.single" "$T/flows.rot"; then ok rotated_same_flows_as_single; else
+    bad rotated_same_flows_as_single "$(diff "$T/flows.single" "$T/flows.rot" | head -5)"; fi
+SPAN=$(q "$T/r.db" "SELECT count(*) FROM flows WHERE first_capture <> last_capture")
+[ "$SPAN" -gt 0 ] && ok flows_cross_files || bad flows_cross_files "no flow spans files"
+# Same packets per flow: compare (flow, record number) lists.
+"$PDX" packets --db "$T/a.db" --all | awk -F'\t' '{print $1}' | sort -n | uniq -c >"$T/pk.single"
+"$PDX" packets --db "$T/r.db" --all | awk -F'\t' '{print $1}' | sort -n | uniq -c >"$T/pk.rot"
+cmp -s "$T/pk.single" "$T/pk.rot" && ok rotated_same_packets_per_flow || bad rotated_same_packets_per_flow "differ"
+# Given in reverse order, the set is still indexed in time order.
+# shellcheck disable=SC2086
+expect index_rotated_reversed 0 "$PDX" index --db "$T/rr.db" $(echo $ROT | tr ' ' '\n' | sort -r)
+flows_of "$T/rr.db" >"$T/flows.rr"
+cmp -s "$T/flows.single" "$T/flows.rr" && ok rotated_order_by_time || bad rotated_order_by_time "differ"
+# Indexed in two runs: the second continues the flows left open.
+FIRST=$(echo "$ROT" | head -n 2)
+# shellcheck disable=SC2086
+"$PDX" index -q --db "$T/inc.db" $FIRST
+OPEN=$(q "$T/inc.db" "SELECT count(*) FROM flows WHERE end_reason = 'open' AND state & 1")
+[ "$OPEN" -gt 0 ] && ok open_flows_recorded || bad open_flows_recorded "none"
+# shellcheck disable=SC2086
+expect index_incremental 0 "$PDX" index --db "$T/inc.db" $ROT
+flows_of "$T/inc.db" >"$T/flows.inc"
+cmp -s "$T/flows.single" "$T/flows.inc" && ok incremental_same_flows || bad incremental_same_flows "$(diff "$T/flows.single" "$T/flows.inc" | head -5)"
+
+echo "cli: $PASS passed, $FAIL failed"
+[ "$FAIL" -eq 0 ]

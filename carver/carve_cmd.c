@@ -71,6 +71,7 @@ typedef struct carver {
     int64_t since_ns, until_ns;
     int format;     /* 0 = choose */
     int missing;    /* captures left out (--partial) */
+    size_t from, to; /* the flows being carved now */
     int quiet;
 } carver;
 
@@ -438,7 +439,7 @@ static int write_out(carver *c, const char *path)
         }
     }
     /* Every flow carved whole must add up to what the index says. */
-    for (size_t i = 0; i < c->n_flows && !c->missing; i++) {
+    for (size_t i = c->from; i < c->to && !c->missing; i++) {
         cflow *f = &c->flows[i];
         if (f->seen_packets != f->packets || f->seen_bytes != f->bytes) {
             pdx_cli_error("flow %" PRId64 ": the captures hold %" PRIu64 " packets and %" PRIu64
@@ -470,6 +471,8 @@ done:
 /* Carves flows [from, to) to path. */
 static int carve_range(carver *c, size_t from, size_t to, const char *path)
 {
+    c->from = from;
+    c->to = to;
     int status = prepare(c, from, to);
     if (status == PDX_EXIT_OK)
         status = write_out(c, path);

@@ -236,6 +236,9 @@ static int pcap_record(const pdx_capinfo *info, uint32_t snap_check, uint64_t of
         *need = (size_t)hdrlen + caplen;
         return PDX_ETRUNC;
     }
+    /* Over the snaplen: libpcap reads the record whole and reports it cut to
+     * the snaplen; we keep the stored caplen (the bytes are in the file, and
+     * the offsets oracle and the carver need the stored length) and count it. */
     *flags = (snap_check != 0 && caplen > snap_check ? F_OVER_SNAP : 0) |
              (caplen > len ? F_CAP_GT_LEN : 0);
     rec->offset = off;
@@ -389,6 +392,9 @@ static int ng_packet(const ng_ctx *x, uint64_t off, const uint8_t *p, uint32_t l
         if (caplen > origlen)
             fl |= F_CAP_GT_LEN;
     }
+    /* libpcap's pcap_ng_next_packet() refuses a caplen over the snaplen and
+     * a packet on an unknown interface; both keep the framing, so we count
+     * them and go on. */
     if (ifc != NULL && ifc->snaplen != 0 && caplen > ifc->snaplen)
         fl |= F_OVER_SNAP;
 
@@ -740,7 +746,7 @@ static int ng_next(pdx_capture *c, pdx_record *rec, char *errbuf)
             uint32_t lim = type == NG_SHB ? NG_MAX_SHB : NG_MAX_BLOCK;
             if (len > lim)
                 return FAILF(c, errbuf, PDX_ECORRUPT,
-                             "offset %llu: block type %u length %u exceeds %u",
+                             "offset %llu: block type 0x%08x length %u exceeds %u",
                              (unsigned long long)off, type, len, lim);
             if ((rc = fill(c, len < 12 ? 12 : len, &have, errbuf)) != 0)
                 return fail(c, errbuf, rc);

@@ -1011,10 +1011,14 @@ int pdx_decode_linktype_known(uint32_t linktype)
 int pdx_decode(const uint8_t *data, size_t caplen, uint32_t linktype, pdx_pkt *pkt)
 {
     static const uint8_t none[1];
+    static const pdx_pkt zero;
     dec d;
     int r;
 
-    memset(pkt, 0, sizeof(*pkt));
+    /* A copy of a zero struct compiles to a few vector stores; memset of
+     * this size becomes `rep stos`, whose start-up cost was a third of the
+     * time of a whole Ethernet/IPv4/TCP decode. */
+    *pkt = zero;
     if (data == NULL) {
         data = none;
         caplen = 0;

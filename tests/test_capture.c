@@ -943,7 +943,7 @@ static void t_pcapng_damage(void)
         {6, PDX_ECORRUPT, "offset 48: block length 22 is not a multiple of 4"},
         {7, PDX_ECORRUPT, "offset 48: section header block with bad byte-order magic"},
         {8, PDX_EFORMAT, "offset 48: unsupported pcapng version 2.0"},
-        {9, PDX_ECORRUPT, "offset 48: block type 6 length 4294967292 exceeds 16777216"},
+        {9, PDX_ECORRUPT, "offset 48: block type 0x00000006 length 4294967292 exceeds 16777216"},
         {10, PDX_ECORRUPT, "offset 48: EPB caplen 300000 exceeds 262144"},
     };
     for (size_t i = 0; i < PDX_ARRAY_LEN(cases); i++) {

@@ -1,0 +1,431 @@
+/* summary.c - top-N lists and time series over the selected flows, from the index alone. */
+#include "summary.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- aggregation table ----------------------------------------------------- */
+
+/* Every key is packed into 48 zero-padded bytes so that one hash and one
+ * memcmp serve all kinds. */
+#define KEY_LEN 48
+
+typedef struct agg {
+    uint8_t key[KEY_LEN];
+    uint64_t flows, packets, bytes;
+} agg;
+
+typedef struct aggtab {
+    agg *ent;        /* entries in insertion order */
+    size_t n, cap;
+    uint32_t *slot;  /* 0 = empty, else entry index + 1 */
+    uint64_t *hash;  /* hash of the slot's entry */
+    size_t nslot;    /* power of two */
+} aggtab;
+
+static uint64_t key_hash(const uint8_t *k)
+{
+    uint64_t h = 0x9e3779b97f4a7c15u;
+    for (int i = 0; i < KEY_LEN; i += 8) {
+        uint64_t w;
+        memcpy(&w, k + i, 8);
+        h ^= w;
+        h *= 0xff51afd7ed558ccdu;
+        h ^= h >> 32;
+    }
+    h ^= h >> 29;
+    h *= 0xc4ceb9fe1a85ec53u;
+    h ^= h >> 32;
+    return h;
+}
+
+static void aggtab_free(aggtab *t)
+{
+    free(t->ent);
+    free(t->slot);
+    free(t->hash);
+    memset(t, 0, sizeof(*t));
+}
+
+static int aggtab_grow(aggtab *t)
+{
+    size_t ns = t->nslot ? t->nslot * 2 : 1024;
+    uint32_t *slot = calloc(ns, sizeof(*slot));
+    uint64_t *hash = calloc(ns, sizeof(*hash));
+    if (slot == NULL || hash == NULL) {
+        free(slot);
+        free(hash);
+        return PDX_ENOMEM;
+    }
+    for (size_t i = 0; i < t->nslot; i++) {
+        if (t->slot[i] == 0)
+            continue;
+        size_t j = t->hash[i] & (ns - 1);
+        while (slot[j] != 0)
+            j = (j + 1) & (ns - 1);
+        slot[j] = t->slot[i];
+        hash[j] = t->hash[i];
+    }
+    free(t->slot);
+    free(t->hash);
+    t->slot = slot;
+    t->hash = hash;
+    t->nslot = ns;
+    return PDX_OK;
+}
+
+/* Adds one flow's counts under key. */
+static int aggtab_add(aggtab *t, const uint8_t *key, uint64_t packets, uint64_t bytes)
+{
+    if ((t->n + 1) * 2 > t->nslot && aggtab_grow(t) < 0)
+        return PDX_ENOMEM;
+    if (t->n >= UINT32_MAX - 1)
+        return PDX_ENOMEM;
+    uint64_t h = key_hash(key);
+    size_t j = h & (t->nslot - 1);
+    while (t->slot[j] != 0) {
+        if (t->hash[j] == h) {
+            agg *e = &t->ent[t->slot[j] - 1];
+            if (memcmp(e->key, key, KEY_LEN) == 0) {
+                e->flows++;
+                e->packets += packets;
+                e->bytes += bytes;
+                return PDX_OK;
+            }
+        }
+        j = (j + 1) & (t->nslot - 1);
+    }
+    if (t->n == t->cap) {
+        size_t nc = t->cap ? t->cap * 2 : 256;
+        agg *ne = realloc(t->ent, nc * sizeof(*ne));
+        if (ne == NULL)
+            return PDX_ENOMEM;
+        t->ent = ne;
+        t->cap = nc;
+    }
+    agg *e = &t->ent[t->n++];
+    memcpy(e->key, key, KEY_LEN);
+    e->flows = 1;
+    e->packets = packets;
+    e->bytes = bytes;
+    t->slot[j] = (uint32_t)t->n;
+    t->hash[j] = h;
+    return PDX_OK;
+}
+
+/* ---- SQL --------------------------------------------------------------------- */
+
+static char *build_sql(const pdx_select *s, const char *cols, const char *extra)
+{
+    const char *fmt = "SELECT %s, src_packets + dst_packets, src_bytes + dst_bytes FROM flows %s%s";
+    size_t len = strlen(fmt) + strlen(cols) + strlen(s->where) + strlen(extra) + 1;
+    char *sql = malloc(len);
+    if (sql != NULL)
+        snprintf(sql, len, fmt, cols, s->where, extra);
+    return sql;
+}
+
+char *pdx_summary_top_sql(const pdx_select *s, int kind)
+{
+    switch (kind) {
+    case PDX_TOP_SRC: return build_sql(s, "src_ip, NULL", " AND src_ip IS NOT NULL");
+    case PDX_TOP_DST: return build_sql(s, "dst_ip, NULL", " AND dst_ip IS NOT NULL");
+    case PDX_TOP_HOST:
+    case PDX_TOP_PAIR:
+        return build_sql(s, "src_ip, dst_ip", " AND src_ip IS NOT NULL AND dst_ip IS NOT NULL");
+    case PDX_TOP_PORT:
+        return build_sql(s, "dst_port, NULL", " AND proto IN (6,17,132) AND dst_port IS NOT NULL");
+    case PDX_TOP_PROTO: return build_sql(s, "proto, ethertype", "");
+    default: return NULL;
+    }
+}
+
+char *pdx_summary_timeseries_sql(const pdx_select *s)
+{
+    return build_sql(s, "first_ns, NULL", "");
+}
+
+/* Prepares sql, binds the selection, and feeds every row to cb. */
+static int scan(sqlite3 *db, const pdx_select *s, char *sql,
+                int (*cb)(void *ctx, sqlite3_stmt *st, char *errbuf), void *ctx, char *errbuf)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+    if (sql == NULL)
+        return pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        rc = pdx_errf(errbuf, PDX_EDB, "preparing the summary: %s", sqlite3_errmsg(db));
+        goto out;
+    }
+    if (pdx_select_bind(s, st, 1) < 0) {
+        rc = pdx_errf(errbuf, PDX_EDB, "binding the filter: %s", sqlite3_errmsg(db));
+        goto out;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int r = cb(ctx, st, errbuf);
+        if (r < 0) {
+            rc = r;
+            goto out;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        rc = pdx_errf(errbuf, PDX_EDB, "reading flows: %s", sqlite3_errmsg(db));
+        goto out;
+    }
+    rc = PDX_OK;
+out:
+    sqlite3_finalize(st);
+    free(sql);
+    return rc;
+}
+
+/* Packets and bytes of the row, which are never negative in a sound index. */
+static int row_counts(sqlite3_stmt *st, uint64_t *packets, uint64_t *bytes, char *errbuf)
+{
+    sqlite3_int64 p = sqlite3_column_int64(st, 2), b = sqlite3_column_int64(st, 3);
+    if (p < 0 || b < 0)
+        return pdx_errf(errbuf, PDX_EDB, "a flow has negative counters: the index is corrupt");
+    *packets = (uint64_t)p;
+    *bytes = (uint64_t)b;
+    return PDX_OK;
+}
+
+static int addr_col(sqlite3_stmt *st, int col, uint8_t *dst, char *errbuf)
+{
+    const void *p = sqlite3_column_blob(st, col);
+    if (p == NULL || sqlite3_column_bytes(st, col) != 16)
+        return pdx_errf(errbuf, PDX_EDB, "a flow has an address that is not 16 bytes: the index is corrupt");
+    memcpy(dst, p, 16);
+    return PDX_OK;
+}
+
+/* ---- top-N ------------------------------------------------------------------- */
+
+typedef struct topctx {
+    aggtab t;
+    int kind;
+} topctx;
+
+/* Key layout: a at 0, b at 16, port/proto at 32, ethertype at 36 (int32, host order). */
+static int top_row(void *vctx, sqlite3_stmt *st, char *errbuf)
+{
+    topctx *c = vctx;
+    uint8_t key[KEY_LEN], key2[KEY_LEN];
+    uint64_t packets, bytes;
+    int rc = row_counts(st, &packets, &bytes, errbuf);
+    if (rc < 0)
+        return rc;
+    memset(key, 0, sizeof(key));
+    switch (c->kind) {
+    case PDX_TOP_SRC:
+    case PDX_TOP_DST:
+        if ((rc = addr_col(st, 0, key, errbuf)) < 0)
+            return rc;
+        break;
+    case PDX_TOP_PAIR:
+        if ((rc = addr_col(st, 0, key, errbuf)) < 0 || (rc = addr_col(st, 1, key + 16, errbuf)) < 0)
+            return rc;
+        break;
+    case PDX_TOP_HOST:
+        memset(key2, 0, sizeof(key2));
+        if ((rc = addr_col(st, 0, key, errbuf)) < 0 || (rc = addr_col(st, 1, key2, errbuf)) < 0)
+            return rc;
+        if (memcmp(key, key2, 16) != 0 && (rc = aggtab_add(&c->t, key2, packets, bytes)) < 0)
+            return pdx_errf(errbuf, rc, "out of memory");
+        break;
+    case PDX_TOP_PORT: {
+        int32_t port = (int32_t)sqlite3_column_int(st, 0);
+        memcpy(key + 32, &port, 4);
+        break;
+    }
+    case PDX_TOP_PROTO: {
+        int32_t proto = sqlite3_column_type(st, 0) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 0);
+        int32_t eth = proto >= 0 ? 0 : sqlite3_column_int(st, 1);
+        memcpy(key + 32, &proto, 4);
+        memcpy(key + 36, &eth, 4);
+        break;
+    }
+    default: return pdx_errf(errbuf, PDX_EUSAGE, "unknown summary kind");
+    }
+    if ((rc = aggtab_add(&c->t, key, packets, bytes)) < 0)
+        return pdx_errf(errbuf, rc, "out of memory");
+    return PDX_OK;
+}
+
+static void to_topent(const agg *g, pdx_topent *e)
+{
+    memset(e, 0, sizeof(*e));
+    memcpy(e->a, g->key, 16);
+    memcpy(e->b, g->key + 16, 16);
+    memcpy(&e->port, g->key + 32, 4);
+    memcpy(&e->proto, g->key + 32, 4);
+    memcpy(&e->ethertype, g->key + 36, 4);
+    e->flows = g->flows;
+    e->packets = g->packets;
+    e->bytes = g->bytes;
+}
+
+static uint64_t metric(const pdx_topent *e, int by)
+{
+    return by == PDX_BY_BYTES ? e->bytes : by == PDX_BY_PACKETS ? e->packets : e->flows;
+}
+
+static int cmp_i32(int32_t x, int32_t y)
+{
+    return x < y ? -1 : x > y;
+}
+
+/* Negative when x ranks before y: larger metric first, then smaller key. */
+static int rank_cmp(const pdx_topent *x, const pdx_topent *y, int by)
+{
+    uint64_t mx = metric(x, by), my = metric(y, by);
+    if (mx != my)
+        return mx > my ? -1 : 1;
+    int c = memcmp(x->a, y->a, 16);
+    if (c == 0)
+        c = memcmp(x->b, y->b, 16);
+    if (c == 0)
+        c = cmp_i32(x->port, y->port);
+    if (c == 0)
+        c = cmp_i32(x->ethertype, y->ethertype);
+    return c;
+}
+
+/* Sifts h[i] down a heap whose root is the entry ranking last. */
+static void heap_down(pdx_topent *h, size_t n, size_t i, int by)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, w = i;
+        if (l < n && rank_cmp(&h[l], &h[w], by) > 0)
+            w = l;
+        if (r < n && rank_cmp(&h[r], &h[w], by) > 0)
+            w = r;
+        if (w == i)
+            return;
+        pdx_topent tmp = h[i];
+        h[i] = h[w];
+        h[w] = tmp;
+        i = w;
+    }
+}
+
+int pdx_summary_top(sqlite3 *db, const pdx_select *s, int kind, int by, size_t limit,
+                    pdx_topent **out, size_t *n, char *errbuf)
+{
+    if (kind < PDX_TOP_SRC || kind > PDX_TOP_PROTO || by < PDX_BY_FLOWS || by > PDX_BY_BYTES)
+        return pdx_errf(errbuf, PDX_EUSAGE, "unknown summary kind");
+    topctx c;
+    memset(&c, 0, sizeof(c));
+    c.kind = kind;
+    int rc = scan(db, s, pdx_summary_top_sql(s, kind), top_row, &c, errbuf);
+    if (rc < 0) {
+        aggtab_free(&c.t);
+        return rc;
+    }
+    size_t keep = (limit == 0 || limit > c.t.n) ? c.t.n : limit;
+    pdx_topent *res = NULL;
+    if (keep > 0) {
+        res = malloc(keep * sizeof(*res));
+        if (res == NULL) {
+            aggtab_free(&c.t);
+            return pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
+        }
+    }
+    /* Selection with a heap of the best `keep` so far (the worst at the
+     * root), O(n log keep); then heapsort, which leaves the best first. */
+    for (size_t i = 0; i < c.t.n; i++) {
+        pdx_topent e;
+        to_topent(&c.t.ent[i], &e);
+        if (i < keep) {
+            res[i] = e;
+            if (i + 1 == keep)
+                for (size_t j = keep / 2; j-- > 0;)
+                    heap_down(res, keep, j, by);
+        } else if (rank_cmp(&e, &res[0], by) < 0) {
+            res[0] = e;
+            heap_down(res, keep, 0, by);
+        }
+    }
+    for (size_t m = keep; m > 1; m--) {
+        pdx_topent tmp = res[0];
+        res[0] = res[m - 1];
+        res[m - 1] = tmp;
+        heap_down(res, m - 1, 0, by);
+    }
+    aggtab_free(&c.t);
+    *out = res;
+    *n = keep;
+    return PDX_OK;
+}
+
+/* ---- time series --------------------------------------------------------------- */
+
+typedef struct tsctx {
+    aggtab t;
+    int64_t interval;
+} tsctx;
+
+int64_t pdx_summary_bin(int64_t t, int64_t interval_ns)
+{
+    int64_t r = t % interval_ns;
+    if (r < 0)
+        r += interval_ns;
+    return t - r;
+}
+
+static int ts_row(void *vctx, sqlite3_stmt *st, char *errbuf)
+{
+    tsctx *c = vctx;
+    uint8_t key[KEY_LEN];
+    uint64_t packets, bytes;
+    int rc = row_counts(st, &packets, &bytes, errbuf);
+    if (rc < 0)
+        return rc;
+    memset(key, 0, sizeof(key));
+    int64_t bin = pdx_summary_bin(sqlite3_column_int64(st, 0), c->interval);
+    memcpy(key, &bin, 8);
+    if ((rc = aggtab_add(&c->t, key, packets, bytes)) < 0)
+        return pdx_errf(errbuf, rc, "out of memory");
+    return PDX_OK;
+}
+
+static int bin_cmp(const void *a, const void *b)
+{
+    const pdx_tsbin *x = a, *y = b;
+    return x->start_ns < y->start_ns ? -1 : x->start_ns > y->start_ns;
+}
+
+int pdx_summary_timeseries(sqlite3 *db, const pdx_select *s, int64_t interval_ns,
+                           pdx_tsbin **out, size_t *n, char *errbuf)
+{
+    if (interval_ns <= 0)
+        return pdx_errf(errbuf, PDX_EUSAGE, "the interval must be positive");
+    tsctx c;
+    memset(&c, 0, sizeof(c));
+    c.interval = interval_ns;
+    int rc = scan(db, s, pdx_summary_timeseries_sql(s), ts_row, &c, errbuf);
+    if (rc < 0) {
+        aggtab_free(&c.t);
+        return rc;
+    }
+    pdx_tsbin *res = NULL;
+    if (c.t.n > 0) {
+        res = malloc(c.t.n * sizeof(*res));
+        if (res == NULL) {
+            aggtab_free(&c.t);
+            return pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
+        }
+        for (size_t i = 0; i < c.t.n; i++) {
+            memcpy(&res[i].start_ns, c.t.ent[i].key, 8);
+            res[i].flows = c.t.ent[i].flows;
+            res[i].packets = c.t.ent[i].packets;
+            res[i].bytes = c.t.ent[i].bytes;
+        }
+        qsort(res, c.t.n, sizeof(*res), bin_cmp);
+    }
+    *out = res;
+    *n = c.t.n;
+    aggtab_free(&c.t);
+    return PDX_OK;
+}

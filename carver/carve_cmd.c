@@ -23,6 +23,7 @@
 #include "capfile.h"
 #include "decode.h"
 #include "index.h"
+#include "reasm.h"
 #include "select.h"
 #include "timeparse.h"
 #include "writer.h"
@@ -32,12 +33,15 @@ typedef struct cflow {
     int64_t id;
     int ip;
     int has_mac;
-    uint8_t a[16], b[16];
+    int proto;
+    uint16_t sport;
+    uint8_t a[16], b[16];   /* initiator, responder */
     uint8_t ma[6], mb[6];
     int64_t first_ns, last_ns;
     uint64_t packets, bytes;
     uint64_t seen_packets, seen_bytes;
     uint32_t linktype;
+    pdx_reasm *reasm;       /* --payload */
 } cflow;
 
 typedef struct centry {
@@ -56,6 +60,8 @@ typedef struct cstream {
     pdx_record rec;
     uint8_t *data;
     size_t data_cap;
+    pdx_pkt pkt;   /* the current record, decoded */
+    uint32_t flow; /* and its flow */
     int have;
 } cstream;
 
@@ -71,6 +77,7 @@ typedef struct carver {
     int64_t since_ns, until_ns;
     int format;     /* 0 = choose */
     int missing;    /* captures left out (--partial) */
+    const char *payload; /* --payload DIR */
     size_t from, to; /* the flows being carved now */
     int quiet;
 } carver;
@@ -93,6 +100,9 @@ static void usage(FILE *out)
             "                          packets inside it\n"
             "  --split DIR             one file per flow, DIR/ID.pcap (or .pcapng)\n"
             "  --partial               carve what is still there when captures are missing or changed\n"
+            "  --payload DIR           also rebuild what each flow carried: DIR/ID.c2s and DIR/ID.s2c\n"
+            "                          (TCP: the byte streams in sequence order; other protocols: the\n"
+            "                          payloads in order) and DIR/ID.json (bytes, gaps, retransmissions)\n"
             "  -q, --quiet             no notes on stderr\n"
             "\n"
             "Exit: 0 carved, 1 no such flow, 2 usage, 3 database error, 6 a capture is missing or\n"
@@ -129,12 +139,14 @@ static int add_flow(carver *c, sqlite3_stmt *st)
     f->packets = (uint64_t)sqlite3_column_int64(st, 8);
     f->bytes = (uint64_t)sqlite3_column_int64(st, 9);
     f->linktype = (uint32_t)sqlite3_column_int64(st, 10);
+    f->proto = f->ip ? sqlite3_column_int(st, 1) : 0;
+    f->sport = (uint16_t)sqlite3_column_int(st, 11);
     return PDX_OK;
 }
 
 #define FLOW_SELECT                                                                                \
     "SELECT id, proto, src_ip, dst_ip, src_mac, dst_mac, first_ns, last_ns,"                       \
-    " src_packets + dst_packets, src_bytes + dst_bytes, linktype FROM flows "
+    " src_packets + dst_packets, src_bytes + dst_bytes, linktype, src_port FROM flows "
 
 static cstream *stream_for(carver *c, int64_t capture_id)
 {
@@ -259,22 +271,33 @@ static int addr_pair_eq(const uint8_t *x, const uint8_t *y, const uint8_t *a, co
 }
 
 /* Does the record belong to flow f as far as can be told from its bytes? */
-static const char *mismatch(const cflow *f, const pdx_record *rec)
+static const char *mismatch(const cflow *f, const pdx_record *rec, pdx_pkt *p)
 {
     if (rec->block_type != 3 && (rec->ts_ns < f->first_ns || rec->ts_ns > f->last_ns))
         return "its time is outside the flow's";
-    pdx_pkt p;
-    pdx_decode(rec->data, rec->caplen, rec->linktype, &p);
+    pdx_decode(rec->data, rec->caplen, rec->linktype, p);
     if (f->ip) {
-        if (p.kind == PDX_KIND_L2)
+        if (p->kind == PDX_KIND_L2)
             return "it is not an IP packet";
-        if (!addr_pair_eq(p.src, p.dst, f->a, f->b, 16))
+        if (!addr_pair_eq(p->src, p->dst, f->a, f->b, 16))
             return "its addresses are not the flow's";
-    } else if (f->has_mac && (p.flags & PDX_PKT_HAS_MAC) &&
-               !addr_pair_eq(p.src_mac, p.dst_mac, f->ma, f->mb, 6)) {
+    } else if (f->has_mac && (p->flags & PDX_PKT_HAS_MAC) &&
+               !addr_pair_eq(p->src_mac, p->dst_mac, f->ma, f->mb, 6)) {
         return "its MAC addresses are not the flow's";
     }
     return NULL;
+}
+
+/* 0 when the packet comes from the flow's initiator. */
+static int direction(const cflow *f, const pdx_pkt *p)
+{
+    if (!f->ip)
+        return f->has_mac && memcmp(p->src_mac, f->ma, 6) != 0;
+    if (memcmp(p->src, f->a, 16) != 0)
+        return 1;
+    if (memcmp(p->src, p->dst, 16) == 0 && (f->proto == 6 || f->proto == 17 || f->proto == 132))
+        return p->sport != f->sport;
+    return 0;
 }
 
 /* Advances s to its next record inside the window; 0, 1 at the end, or an exit code. */
@@ -290,7 +313,8 @@ static int stream_next(carver *c, cstream *s)
             return PDX_EXIT_CHANGED;
         }
         cflow *f = &c->flows[e->flow];
-        const char *why = mismatch(f, &s->rec);
+        pdx_pkt pkt;
+        const char *why = mismatch(f, &s->rec, &pkt);
         if (why != NULL) {
             pdx_cli_error("%s: offset %" PRIu64 ": the record there does not match flow %" PRId64
                           " (%s); the capture changed since it was indexed",
@@ -314,6 +338,8 @@ static int stream_next(carver *c, cstream *s)
         }
         memcpy(s->data, s->rec.data, s->rec.caplen);
         s->rec.data = s->data;
+        s->pkt = pkt;
+        s->flow = e->flow;
         s->have = 1;
         return 0;
     }
@@ -356,7 +382,23 @@ static int choose_format(carver *c, uint32_t *linktype, int *nsec, uint32_t *sna
     return mixed;
 }
 
-/* Writes the streams, merged by time, to path ("-" = stdout). */
+/* Hands a record to its flow's payload reassembly. */
+static int feed_payload(carver *c, cstream *s)
+{
+    char err[PDX_ERRBUF_SIZE];
+    cflow *f = &c->flows[s->flow];
+    if (f->reasm == NULL)
+        return PDX_EXIT_OK;
+    if (pdx_reasm_packet(f->reasm, direction(f, &s->pkt), &s->pkt, s->rec.data, s->rec.caplen,
+                         s->rec.ts_ns, err) < 0) {
+        pdx_cli_error("--payload %s: %s", c->payload, err);
+        return PDX_EXIT_OUTPUT;
+    }
+    return PDX_EXIT_OK;
+}
+
+/* Writes the streams, merged by time, to path ("-" = stdout; NULL = only
+ * --payload). */
 static int write_out(carver *c, const char *path)
 {
     char err[PDX_ERRBUF_SIZE];
@@ -375,10 +417,14 @@ static int write_out(carver *c, const char *path)
         return PDX_EXIT_USAGE;
     }
 
-    FILE *fp;
+    FILE *fp = NULL;
     char tmp[4096];
-    int to_stdout = strcmp(path, "-") == 0;
-    if (to_stdout) {
+    int to_stdout = path != NULL && strcmp(path, "-") == 0;
+    pdx_writer *w = NULL;
+    int status = PDX_EXIT_OK;
+    if (path == NULL) {
+        /* --payload alone */
+    } else if (to_stdout) {
         fp = stdout;
     } else {
         snprintf(tmp, sizeof(tmp), "%s.part%d", path, (int)getpid());
@@ -389,10 +435,9 @@ static int write_out(carver *c, const char *path)
         }
     }
     static char iobuf[1 << 20];
-    setvbuf(fp, iobuf, _IOFBF, sizeof(iobuf));
-    pdx_writer *w = NULL;
-    int status = PDX_EXIT_OK;
-    if (pdx_writer_open(&w, fp, format, linktype, nsec, snaplen, err) < 0) {
+    if (fp != NULL)
+        setvbuf(fp, iobuf, _IOFBF, sizeof(iobuf));
+    if (fp != NULL && pdx_writer_open(&w, fp, format, linktype, nsec, snaplen, err) < 0) {
         pdx_cli_error("%s: %s", path, err);
         status = PDX_EXIT_OUTPUT;
         goto done;
@@ -426,7 +471,9 @@ static int write_out(carver *c, const char *path)
             ifc = &fallback;
         }
         uint64_t key = ((uint64_t)best->capture_id << 24) | (best->rec.iface & 0xffffffu);
-        if (pdx_writer_put(w, &best->rec, ifc, key, err) < 0) {
+        if ((status = feed_payload(c, best)) != PDX_EXIT_OK)
+            goto done;
+        if (w != NULL && pdx_writer_put(w, &best->rec, ifc, key, err) < 0) {
             if (!to_stdout || errno != EPIPE)
                 pdx_cli_error("%s: %s", path, err);
             status = PDX_EXIT_OUTPUT;
@@ -453,7 +500,7 @@ done:
         pdx_cli_error("%s: %s", path, err);
         status = PDX_EXIT_OUTPUT;
     }
-    if (!to_stdout) {
+    if (fp != NULL && !to_stdout) {
         if (fclose(fp) != 0 && status == PDX_EXIT_OK) {
             pdx_cli_error("%s: %s", path, strerror(errno));
             status = PDX_EXIT_OUTPUT;
@@ -471,11 +518,26 @@ done:
 /* Carves flows [from, to) to path. */
 static int carve_range(carver *c, size_t from, size_t to, const char *path)
 {
+    char err[PDX_ERRBUF_SIZE];
     c->from = from;
     c->to = to;
     int status = prepare(c, from, to);
+    for (size_t i = from; i < to && status == PDX_EXIT_OK && c->payload; i++)
+        if (pdx_reasm_open(&c->flows[i].reasm, c->payload, c->flows[i].id, c->flows[i].proto,
+                           err) < 0) {
+            pdx_cli_error("--payload %s: %s", c->payload, err);
+            status = PDX_EXIT_OUTPUT;
+        }
     if (status == PDX_EXIT_OK)
         status = write_out(c, path);
+    for (size_t i = from; i < to; i++) {
+        if (c->flows[i].reasm != NULL && pdx_reasm_close(c->flows[i].reasm, err) < 0 &&
+            status == PDX_EXIT_OK) {
+            pdx_cli_error("--payload %s: %s", c->payload, err);
+            status = PDX_EXIT_OUTPUT;
+        }
+        c->flows[i].reasm = NULL;
+    }
     free_streams(c);
     if (status == PDX_EXIT_OK && c->missing)
         status = PDX_EXIT_CHANGED;
@@ -570,6 +632,7 @@ int pdx_cmd_carve(int argc, char **argv)
         {"until", required_argument, NULL, 'u'},
         {"split", required_argument, NULL, 'S'},
         {"partial", no_argument, NULL, 'p'},
+        {"payload", required_argument, NULL, 'P'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -617,6 +680,7 @@ int pdx_cmd_carve(int argc, char **argv)
         }
         case 'S': split = optarg; break;
         case 'p': c.partial = 1; break;
+        case 'P': c.payload = optarg; break;
         case 'q': c.quiet = 1; break;
         case 'h': usage(stdout); return pdx_cli_close_stdout();
         default: usage(stderr); return PDX_EXIT_USAGE;
@@ -646,7 +710,11 @@ int pdx_cmd_carve(int argc, char **argv)
         pdx_cli_error("-o and --split exclude each other");
         return PDX_EXIT_USAGE;
     }
-    if (split == NULL && out == NULL) {
+    if (c.payload != NULL && mkdir(c.payload, 0777) != 0 && errno != EEXIST) {
+        pdx_cli_error("--payload %s: %s", c.payload, strerror(errno));
+        return PDX_EXIT_OUTPUT;
+    }
+    if (split == NULL && out == NULL && c.payload == NULL) {
         if (isatty(STDOUT_FILENO)) {
             pdx_cli_error("no output: give -o FILE, -o - or --split DIR");
             return PDX_EXIT_USAGE;

@@ -658,8 +658,11 @@ int pdx_cmd_index(int argc, char **argv)
         if (r == CAP_STOP || stop_requested) {
             if (x.progress)
                 fputs("\r\033[K", stderr);
-            pdx_cli_note("interrupted: %s was not indexed; captures before it are committed",
-                         x.in[i].path);
+            if (r == CAP_STOP)
+                pdx_cli_note("interrupted: %s was not indexed; captures before it are committed",
+                             x.in[i].path);
+            else
+                pdx_cli_note("interrupted: captures up to %s are committed", x.in[i].path);
             status = PDX_EXIT_INTERRUPTED;
             break;
         }

@@ -548,8 +548,6 @@ static int skip(pdx_capture *c, uint64_t n, char *errbuf)
 static pdx_iface *add_iface(pdx_capture *c)
 {
     pdx_iface *f;
-    if (c->info.n_ifaces >= MAX_IFACES)
-        return NULL;
     if (c->info.n_ifaces == c->ifaces_cap) {
         size_t ncap = c->ifaces_cap ? c->ifaces_cap * 2 : 4;
         pdx_iface *t = realloc(c->info.ifaces, ncap * sizeof(*t));
@@ -567,8 +565,6 @@ static pdx_iface *add_iface(pdx_capture *c)
 static int add_section(pdx_capture *c, uint64_t off, int be)
 {
     pdx_section *s;
-    if (c->info.n_sections >= MAX_SECTIONS)
-        return -1;
     if (c->info.n_sections == c->sections_cap) {
         size_t ncap = c->sections_cap ? c->sections_cap * 2 : 4;
         pdx_section *t = realloc(c->info.sections, ncap * sizeof(*t));
@@ -603,9 +599,11 @@ static int ng_shb(pdx_capture *c, uint64_t off, const uint8_t *p, uint32_t len, 
     if (major != 1 || (first && minor != 0 && minor != 2))
         return pdx_errf(errbuf, PDX_EFORMAT, "offset %llu: unsupported pcapng version %u.%u",
                         (unsigned long long)off, major, minor);
+    if (c->info.n_sections >= MAX_SECTIONS)
+        return pdx_errf(errbuf, PDX_ETOOBIG, "offset %llu: more than %u sections",
+                        (unsigned long long)off, MAX_SECTIONS);
     if (add_section(c, off, be) != 0)
-        return pdx_errf(errbuf, PDX_ETOOBIG, "offset %llu: too many sections",
-                        (unsigned long long)off);
+        return pdx_errf(errbuf, PDX_ENOMEM, "out of memory for the section table");
     if (first) {
         c->info.big_endian = be;
         c->info.version_major = major;
@@ -629,10 +627,12 @@ static int ng_idb(pdx_capture *c, uint64_t off, const uint8_t *p, uint32_t len, 
         return pdx_errf(errbuf, PDX_ECORRUPT,
                         "offset %llu: interface description block of %u bytes is too short",
                         (unsigned long long)off, len);
+    if (c->info.n_ifaces >= MAX_IFACES)
+        return pdx_errf(errbuf, PDX_ETOOBIG, "offset %llu: more than %u interfaces",
+                        (unsigned long long)off, MAX_IFACES);
     f = add_iface(c);
     if (f == NULL)
-        return pdx_errf(errbuf, PDX_ETOOBIG, "offset %llu: too many interfaces",
-                        (unsigned long long)off);
+        return pdx_errf(errbuf, PDX_ENOMEM, "out of memory for the interface table");
     f->linktype = ld16(p + 8, be);
     f->snaplen = ld32(p + 12, be);
     f->section = (uint32_t)(c->info.n_sections - 1);
@@ -963,7 +963,7 @@ static int open_pcapng(pdx_capture *c, char *errbuf)
         return PDX_EFORMAT; /* errbuf says why, with the offset */
     c->info.format = PDX_FMT_PCAPNG;
     if ((rc = ng_shb(c, 0, p, len, be, 1, errbuf)) != 0)
-        return rc == PDX_ETOOBIG ? rc : PDX_EFORMAT;
+        return rc == PDX_ENOMEM ? rc : PDX_EFORMAT;
     c->pos += len;
     return 0;
 }

@@ -75,8 +75,9 @@ typedef struct pdx_record {
     int64_t ts_ns;        /* nanoseconds since the epoch (SPB: previous record's) */
     uint32_t caplen;      /* bytes at data */
     uint32_t origlen;     /* length on the wire */
-    uint32_t linktype;
-    uint32_t iface;       /* global interface index */
+    uint32_t linktype;    /* UINT32_MAX when the interface does not exist */
+    uint32_t iface;       /* global interface index; UINT32_MAX when the packet names
+                             an interface its section does not have (counted in bad_iface) */
     uint32_t block_type;  /* pcapng: 6 EPB, 3 SPB, 2 PB; 0 for pcap and snoop */
     uint32_t data_off;    /* packet bytes start at offset + data_off */
     const uint8_t *data;  /* caplen bytes; valid until the next call on the reader */
@@ -107,7 +108,8 @@ typedef struct pdx_capture pdx_capture;
 /* Opens path and reads the file header.  On success *out is a new reader the
  * caller frees with pdx_capture_close().  PDX_EFORMAT when the file is not a
  * capture we read (errbuf names what it looks like, e.g. gzip or zstd),
- * PDX_EIO when it cannot be opened or is not a regular file. */
+ * PDX_EIO when it cannot be opened or is not a regular file.  A damaged
+ * first pcapng section header is PDX_EFORMAT too (errbuf names offset 0). */
 int pdx_capture_open(pdx_capture **out, const char *path, char *errbuf);
 
 /* The same over len bytes at buf, which must outlive the reader (no copy). */
@@ -142,6 +144,8 @@ int64_t pdx_ts_to_ns(uint64_t ticks, uint8_t tsresol, int64_t tsoffset_s);
  * recorded it.  Returns 0 and fills *rec (rec->data points into buf);
  * PDX_ETRUNC with *need set to the bytes required when len is too short;
  * PDX_ECORRUPT when the bytes are not a packet record of this file.
+ * An SPB has no timestamp of its own: rec->ts_ns is 0 (the index has the
+ * one the sequential read gave it).
  */
 int pdx_record_parse_at(const pdx_capinfo *info, uint64_t offset, const uint8_t *buf, size_t len,
                         pdx_record *rec, size_t *need, char *errbuf);

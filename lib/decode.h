@@ -79,7 +79,22 @@ typedef struct pdx_pkt {
 } pdx_pkt;
 
 /* Decodes caplen bytes of a frame of the given LINKTYPE_ value.  Always fills
- * *pkt (zeroing it first) and returns its kind. */
+ * *pkt (zeroing it first) and returns its kind.
+ *
+ * Details a caller may rely on:
+ * - TRUNCATED and INVALID describe the frame as a whole: a flag raised on an
+ *   outer header stays when an inner packet is described.  TRUNCATED is also
+ *   raised when the capture ends inside an IP packet's payload.
+ * - A tunnel whose inner packet cannot be decoded (cut, contradictory, or not
+ *   IP: ARP in VXLAN, LCP in GRE) leaves pkt describing the outer packet as
+ *   if no tunnel had been seen (tunnel, tun_*, vni unset), with TRUNCATED or
+ *   INVALID when the inner headers were cut or bad.  Tunnels inside IP
+ *   fragments are not followed: every fragment is keyed on the outer header.
+ * - A non-first fragment has no transport header: proto is set, HAS_L4 is
+ *   clear and payload_* cover the fragment's data.
+ * - For protocols without ports (ESP, OSPF, ...) and after an IPv4 header
+ *   whose options were cut, payload_* cover the IP payload that is there.
+ * - LINKTYPE_RAW may arrive as its DLT value 12 (pcap_datalink); both work. */
 int pdx_decode(const uint8_t *data, size_t caplen, uint32_t linktype, pdx_pkt *pkt);
 
 /* 1 if pdx_decode understands this link type at all. */

@@ -108,7 +108,8 @@ pdx_flowtab *pdx_flowtab_create(const pdx_flow_cfg *cfg, const pdx_flow_ops *ops
 void pdx_flowtab_free(pdx_flowtab *t);
 
 /* Takes up a flow stored by an earlier run (state has PDX_FS_LIVE).  The
- * table copies *f.  0 or PDX_ENOMEM. */
+ * table copies *f.  Flows must be adopted in order of last_ns, so that the
+ * idle lists stay sorted.  0 or PDX_ENOMEM. */
 int pdx_flowtab_adopt(pdx_flowtab *t, const pdx_flow *f);
 
 /*

@@ -634,7 +634,7 @@ int pdx_index_load_live(pdx_index *ix, int (*cb)(void *ctx, const pdx_flow *f), 
                         char *errbuf)
 {
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(ix->db, "SELECT " FLOW_COLS " FROM flows WHERE state & 1 ORDER BY id", -1,
+    if (sqlite3_prepare_v2(ix->db, "SELECT " FLOW_COLS " FROM flows WHERE state & 1 ORDER BY last_ns, id", -1,
                            &st, NULL) != SQLITE_OK)
         return dberr(ix, errbuf, "prepare");
     int rc;

@@ -89,7 +89,8 @@ int pdx_index_put_segment(void *ix, const pdx_flow *f);
 /* Largest flow ID stored, 0 when none. */
 int pdx_index_max_flow_id(pdx_index *ix, int64_t *out, char *errbuf);
 
-/* Calls cb for every flow stored live (state & PDX_FS_LIVE), in ID order. */
+/* Calls cb for every flow stored live (state & PDX_FS_LIVE), oldest last
+ * packet first: the order the flow table's idle lists keep. */
 int pdx_index_load_live(pdx_index *ix, int (*cb)(void *ctx, const pdx_flow *f), void *ctx,
                         char *errbuf);
 

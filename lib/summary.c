@@ -7,30 +7,34 @@
 
 /* ---- aggregation table ----------------------------------------------------- */
 
-/* Every key is packed into 48 zero-padded bytes so that one hash and one
- * memcmp serve all kinds. */
-#define KEY_LEN 48
+/* A key is 1 to 4 64-bit words (an address is 2, a pair 4, a port, a
+ * protocol or a bin 1), compared as words: a table with millions of keys
+ * spends its time in cache misses, so an entry and a slot are kept small. */
+#define KEY_WORDS 4
 
 typedef struct agg {
-    uint8_t key[KEY_LEN];
+    uint64_t key[KEY_WORDS];
     uint64_t flows, packets, bytes;
 } agg;
 
+typedef struct slot {
+    uint32_t idx;  /* 0 = empty, else entry index + 1 */
+    uint32_t hash; /* high bits of the key's hash, to skip most compares */
+} slot;
+
 typedef struct aggtab {
-    agg *ent;        /* entries in insertion order */
+    int words;     /* key words in use */
+    agg *ent;      /* entries in insertion order */
     size_t n, cap;
-    uint32_t *slot;  /* 0 = empty, else entry index + 1 */
-    uint64_t *hash;  /* hash of the slot's entry */
-    size_t nslot;    /* power of two */
+    slot *slot;
+    size_t nslot;  /* power of two */
 } aggtab;
 
-static uint64_t key_hash(const uint8_t *k)
+static uint64_t key_hash(const uint64_t *k, int words)
 {
     uint64_t h = 0x9e3779b97f4a7c15u;
-    for (int i = 0; i < KEY_LEN; i += 8) {
-        uint64_t w;
-        memcpy(&w, k + i, 8);
-        h ^= w;
+    for (int i = 0; i < words; i++) {
+        h ^= k[i];
         h *= 0xff51afd7ed558ccdu;
         h ^= h >> 32;
     }
@@ -44,50 +48,50 @@ static void aggtab_free(aggtab *t)
 {
     free(t->ent);
     free(t->slot);
-    free(t->hash);
     memset(t, 0, sizeof(*t));
 }
 
 static int aggtab_grow(aggtab *t)
 {
     size_t ns = t->nslot ? t->nslot * 2 : 1024;
-    uint32_t *slot = calloc(ns, sizeof(*slot));
-    uint64_t *hash = calloc(ns, sizeof(*hash));
-    if (slot == NULL || hash == NULL) {
-        free(slot);
-        free(hash);
+    slot *sl = calloc(ns, sizeof(*sl));
+    if (sl == NULL)
         return PDX_ENOMEM;
-    }
-    for (size_t i = 0; i < t->nslot; i++) {
-        if (t->slot[i] == 0)
-            continue;
-        size_t j = t->hash[i] & (ns - 1);
-        while (slot[j] != 0)
+    for (size_t i = 0; i < t->n; i++) {
+        size_t j = key_hash(t->ent[i].key, t->words) & (ns - 1);
+        while (sl[j].idx != 0)
             j = (j + 1) & (ns - 1);
-        slot[j] = t->slot[i];
-        hash[j] = t->hash[i];
+        sl[j].idx = (uint32_t)(i + 1);
+        sl[j].hash = (uint32_t)(key_hash(t->ent[i].key, t->words) >> 32);
     }
     free(t->slot);
-    free(t->hash);
-    t->slot = slot;
-    t->hash = hash;
+    t->slot = sl;
     t->nslot = ns;
     return PDX_OK;
 }
 
-/* Adds one flow's counts under key. */
-static int aggtab_add(aggtab *t, const uint8_t *key, uint64_t packets, uint64_t bytes)
+static int key_eq(const uint64_t *a, const uint64_t *b, int words)
+{
+    for (int i = 0; i < words; i++)
+        if (a[i] != b[i])
+            return 0;
+    return 1;
+}
+
+/* Adds one flow's counts under key (t->words words; the rest must be 0). */
+static int aggtab_add(aggtab *t, const uint64_t *key, uint64_t packets, uint64_t bytes)
 {
     if ((t->n + 1) * 2 > t->nslot && aggtab_grow(t) < 0)
         return PDX_ENOMEM;
     if (t->n >= UINT32_MAX - 1)
         return PDX_ENOMEM;
-    uint64_t h = key_hash(key);
+    uint64_t h = key_hash(key, t->words);
+    uint32_t h32 = (uint32_t)(h >> 32);
     size_t j = h & (t->nslot - 1);
-    while (t->slot[j] != 0) {
-        if (t->hash[j] == h) {
-            agg *e = &t->ent[t->slot[j] - 1];
-            if (memcmp(e->key, key, KEY_LEN) == 0) {
+    while (t->slot[j].idx != 0) {
+        if (t->slot[j].hash == h32) {
+            agg *e = &t->ent[t->slot[j].idx - 1];
+            if (key_eq(e->key, key, t->words)) {
                 e->flows++;
                 e->packets += packets;
                 e->bytes += bytes;
@@ -105,45 +109,48 @@ static int aggtab_add(aggtab *t, const uint8_t *key, uint64_t packets, uint64_t 
         t->cap = nc;
     }
     agg *e = &t->ent[t->n++];
-    memcpy(e->key, key, KEY_LEN);
+    memcpy(e->key, key, sizeof(e->key));
     e->flows = 1;
     e->packets = packets;
     e->bytes = bytes;
-    t->slot[j] = (uint32_t)t->n;
-    t->hash[j] = h;
+    t->slot[j].idx = (uint32_t)t->n;
+    t->slot[j].hash = h32;
     return PDX_OK;
 }
 
 /* ---- SQL --------------------------------------------------------------------- */
 
-static char *build_sql(const pdx_select *s, const char *cols, const char *extra)
+/* Every summary reads two key columns, packets and bytes.  Rows without
+ * a key (non-IP flows for an address) are skipped in C rather than in SQL:
+ * "src_ip IS NOT NULL" would tempt SQLite into walking an address index
+ * and looking up every row in the table, which is far slower than one
+ * pass over the table. */
+static char *build_sql(const pdx_select *s, const char *cols)
 {
-    const char *fmt = "SELECT %s, src_packets + dst_packets, src_bytes + dst_bytes FROM flows %s%s";
-    size_t len = strlen(fmt) + strlen(cols) + strlen(s->where) + strlen(extra) + 1;
+#define SUMMARY_SQL "SELECT %s, src_packets + dst_packets, src_bytes + dst_bytes FROM flows %s"
+    size_t len = sizeof(SUMMARY_SQL) + strlen(cols) + strlen(s->where);
     char *sql = malloc(len);
     if (sql != NULL)
-        snprintf(sql, len, fmt, cols, s->where, extra);
+        snprintf(sql, len, SUMMARY_SQL, cols, s->where);
     return sql;
 }
 
 char *pdx_summary_top_sql(const pdx_select *s, int kind)
 {
     switch (kind) {
-    case PDX_TOP_SRC: return build_sql(s, "src_ip, NULL", " AND src_ip IS NOT NULL");
-    case PDX_TOP_DST: return build_sql(s, "dst_ip, NULL", " AND dst_ip IS NOT NULL");
+    case PDX_TOP_SRC: return build_sql(s, "src_ip, NULL");
+    case PDX_TOP_DST: return build_sql(s, "dst_ip, NULL");
     case PDX_TOP_HOST:
-    case PDX_TOP_PAIR:
-        return build_sql(s, "src_ip, dst_ip", " AND src_ip IS NOT NULL AND dst_ip IS NOT NULL");
-    case PDX_TOP_PORT:
-        return build_sql(s, "dst_port, NULL", " AND proto IN (6,17,132) AND dst_port IS NOT NULL");
-    case PDX_TOP_PROTO: return build_sql(s, "proto, ethertype", "");
+    case PDX_TOP_PAIR: return build_sql(s, "src_ip, dst_ip");
+    case PDX_TOP_PORT: return build_sql(s, "dst_port, proto");
+    case PDX_TOP_PROTO: return build_sql(s, "proto, ethertype");
     default: return NULL;
     }
 }
 
 char *pdx_summary_timeseries_sql(const pdx_select *s)
 {
-    return build_sql(s, "first_ns, NULL", "");
+    return build_sql(s, "first_ns, NULL");
 }
 
 /* Prepares sql, binds the selection, and feeds every row to cb. */
@@ -191,13 +198,17 @@ static int row_counts(sqlite3_stmt *st, uint64_t *packets, uint64_t *bytes, char
     return PDX_OK;
 }
 
-static int addr_col(sqlite3_stmt *st, int col, uint8_t *dst, char *errbuf)
+/* Reads an address column into two key words: 0 when NULL (skip the row),
+ * 1 when read, or PDX_EDB for a blob that is not 16 bytes. */
+static int addr_col(sqlite3_stmt *st, int col, uint64_t *key, char *errbuf)
 {
     const void *p = sqlite3_column_blob(st, col);
-    if (p == NULL || sqlite3_column_bytes(st, col) != 16)
+    if (p == NULL)
+        return 0;
+    if (sqlite3_column_bytes(st, col) != 16)
         return pdx_errf(errbuf, PDX_EDB, "a flow has an address that is not 16 bytes: the index is corrupt");
-    memcpy(dst, p, 16);
-    return PDX_OK;
+    memcpy(key, p, 16);
+    return 1;
 }
 
 /* ---- top-N ------------------------------------------------------------------- */
@@ -207,45 +218,49 @@ typedef struct topctx {
     int kind;
 } topctx;
 
-/* Key layout: a at 0, b at 16, port/proto at 32, ethertype at 36 (int32, host order). */
+/* Key words: an address in 0-1 (the second of a pair in 2-3); a port in
+ * word 0; a protocol in word 0 and, for non-IP flows (proto -1), the
+ * ethertype in word 1. */
 static int top_row(void *vctx, sqlite3_stmt *st, char *errbuf)
 {
     topctx *c = vctx;
-    uint8_t key[KEY_LEN], key2[KEY_LEN];
-    uint64_t packets, bytes;
+    uint64_t key[KEY_WORDS] = {0, 0, 0, 0}, key2[KEY_WORDS] = {0, 0, 0, 0};
+    uint64_t packets = 0, bytes = 0;
     int rc = row_counts(st, &packets, &bytes, errbuf);
     if (rc < 0)
         return rc;
-    memset(key, 0, sizeof(key));
     switch (c->kind) {
     case PDX_TOP_SRC:
     case PDX_TOP_DST:
-        if ((rc = addr_col(st, 0, key, errbuf)) < 0)
+        if ((rc = addr_col(st, 0, key, errbuf)) <= 0)
             return rc;
         break;
     case PDX_TOP_PAIR:
-        if ((rc = addr_col(st, 0, key, errbuf)) < 0 || (rc = addr_col(st, 1, key + 16, errbuf)) < 0)
+        if ((rc = addr_col(st, 0, key, errbuf)) <= 0 || (rc = addr_col(st, 1, key + 2, errbuf)) <= 0)
             return rc;
         break;
     case PDX_TOP_HOST:
-        memset(key2, 0, sizeof(key2));
-        if ((rc = addr_col(st, 0, key, errbuf)) < 0 || (rc = addr_col(st, 1, key2, errbuf)) < 0)
+        if ((rc = addr_col(st, 0, key, errbuf)) <= 0 || (rc = addr_col(st, 1, key2, errbuf)) <= 0)
             return rc;
-        if (memcmp(key, key2, 16) != 0 && (rc = aggtab_add(&c->t, key2, packets, bytes)) < 0)
+        if (!key_eq(key, key2, 2) && (rc = aggtab_add(&c->t, key2, packets, bytes)) < 0)
             return pdx_errf(errbuf, rc, "out of memory");
         break;
     case PDX_TOP_PORT: {
-        int32_t port = (int32_t)sqlite3_column_int(st, 0);
-        memcpy(key + 32, &port, 4);
+        /* Ports mean ports for TCP, UDP and SCTP only, as in the filter. */
+        int proto = sqlite3_column_int(st, 1);
+        if (sqlite3_column_type(st, 0) == SQLITE_NULL || (proto != 6 && proto != 17 && proto != 132))
+            return PDX_OK;
+        key[0] = (uint64_t)sqlite3_column_int64(st, 0);
         break;
     }
-    case PDX_TOP_PROTO: {
-        int32_t proto = sqlite3_column_type(st, 0) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 0);
-        int32_t eth = proto >= 0 ? 0 : sqlite3_column_int(st, 1);
-        memcpy(key + 32, &proto, 4);
-        memcpy(key + 36, &eth, 4);
+    case PDX_TOP_PROTO:
+        if (sqlite3_column_type(st, 0) == SQLITE_NULL) {
+            key[0] = (uint64_t)-1;
+            key[1] = (uint64_t)sqlite3_column_int64(st, 1);
+        } else {
+            key[0] = (uint64_t)sqlite3_column_int64(st, 0);
+        }
         break;
-    }
     default: return pdx_errf(errbuf, PDX_EUSAGE, "unknown summary kind");
     }
     if ((rc = aggtab_add(&c->t, key, packets, bytes)) < 0)
@@ -253,14 +268,20 @@ static int top_row(void *vctx, sqlite3_stmt *st, char *errbuf)
     return PDX_OK;
 }
 
-static void to_topent(const agg *g, pdx_topent *e)
+static void to_topent(const agg *g, int kind, pdx_topent *e)
 {
     memset(e, 0, sizeof(*e));
-    memcpy(e->a, g->key, 16);
-    memcpy(e->b, g->key + 16, 16);
-    memcpy(&e->port, g->key + 32, 4);
-    memcpy(&e->proto, g->key + 32, 4);
-    memcpy(&e->ethertype, g->key + 36, 4);
+    switch (kind) {
+    case PDX_TOP_PAIR: memcpy(e->b, g->key + 2, 16); /* fall through */
+    case PDX_TOP_SRC:
+    case PDX_TOP_DST:
+    case PDX_TOP_HOST: memcpy(e->a, g->key, 16); break;
+    case PDX_TOP_PORT: e->port = (int32_t)g->key[0]; break;
+    default:
+        e->proto = (int32_t)(int64_t)g->key[0];
+        e->ethertype = e->proto < 0 ? (int32_t)g->key[1] : 0;
+        break;
+    }
     e->flows = g->flows;
     e->packets = g->packets;
     e->bytes = g->bytes;
@@ -287,6 +308,8 @@ static int rank_cmp(const pdx_topent *x, const pdx_topent *y, int by)
         c = memcmp(x->b, y->b, 16);
     if (c == 0)
         c = cmp_i32(x->port, y->port);
+    if (c == 0)
+        c = cmp_i32(x->proto, y->proto);
     if (c == 0)
         c = cmp_i32(x->ethertype, y->ethertype);
     return c;
@@ -318,6 +341,7 @@ int pdx_summary_top(sqlite3 *db, const pdx_select *s, int kind, int by, size_t l
     topctx c;
     memset(&c, 0, sizeof(c));
     c.kind = kind;
+    c.t.words = kind == PDX_TOP_PAIR ? 4 : kind == PDX_TOP_PORT ? 1 : 2;
     int rc = scan(db, s, pdx_summary_top_sql(s, kind), top_row, &c, errbuf);
     if (rc < 0) {
         aggtab_free(&c.t);
@@ -336,7 +360,7 @@ int pdx_summary_top(sqlite3 *db, const pdx_select *s, int kind, int by, size_t l
      * root), O(n log keep); then heapsort, which leaves the best first. */
     for (size_t i = 0; i < c.t.n; i++) {
         pdx_topent e;
-        to_topent(&c.t.ent[i], &e);
+        to_topent(&c.t.ent[i], kind, &e);
         if (i < keep) {
             res[i] = e;
             if (i + 1 == keep)
@@ -377,14 +401,12 @@ int64_t pdx_summary_bin(int64_t t, int64_t interval_ns)
 static int ts_row(void *vctx, sqlite3_stmt *st, char *errbuf)
 {
     tsctx *c = vctx;
-    uint8_t key[KEY_LEN];
-    uint64_t packets, bytes;
+    uint64_t key[KEY_WORDS] = {0, 0, 0, 0};
+    uint64_t packets = 0, bytes = 0;
     int rc = row_counts(st, &packets, &bytes, errbuf);
     if (rc < 0)
         return rc;
-    memset(key, 0, sizeof(key));
-    int64_t bin = pdx_summary_bin(sqlite3_column_int64(st, 0), c->interval);
-    memcpy(key, &bin, 8);
+    key[0] = (uint64_t)pdx_summary_bin(sqlite3_column_int64(st, 0), c->interval);
     if ((rc = aggtab_add(&c->t, key, packets, bytes)) < 0)
         return pdx_errf(errbuf, rc, "out of memory");
     return PDX_OK;
@@ -404,6 +426,7 @@ int pdx_summary_timeseries(sqlite3 *db, const pdx_select *s, int64_t interval_ns
     tsctx c;
     memset(&c, 0, sizeof(c));
     c.interval = interval_ns;
+    c.t.words = 1;
     int rc = scan(db, s, pdx_summary_timeseries_sql(s), ts_row, &c, errbuf);
     if (rc < 0) {
         aggtab_free(&c.t);
@@ -417,7 +440,7 @@ int pdx_summary_timeseries(sqlite3 *db, const pdx_select *s, int64_t interval_ns
             return pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
         }
         for (size_t i = 0; i < c.t.n; i++) {
-            memcpy(&res[i].start_ns, c.t.ent[i].key, 8);
+            res[i].start_ns = (int64_t)c.t.ent[i].key[0];
             res[i].flows = c.t.ent[i].flows;
             res[i].packets = c.t.ent[i].packets;
             res[i].bytes = c.t.ent[i].bytes;

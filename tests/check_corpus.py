@@ -19,6 +19,7 @@ usage: check_corpus.py PCAPDEX [CORPUS_DIR] [--only SUBSTR] [-j N] [-v]
 """
 import ipaddress
 import os
+import struct
 import shutil
 import sqlite3
 import subprocess
@@ -54,15 +55,15 @@ def run_index(pcapdex, db, path):
 
 
 def check_one(args):
-    pcapdex, cdir, row, tmp, verbose = args
+    pcapdex, cdir, row, tmp, idx = args
     db = os.path.join(tmp, "%d.db" % os.getpid())
     for suffix in ("", "-wal", "-shm"):
         if os.path.exists(db + suffix):
             os.remove(db + suffix)
-    return _check(pcapdex, cdir, row, db)
+    return _check(pcapdex, cdir, row, db, os.path.join(tmp, "carved", "%d.out" % idx))
 
 
-def _check(pcapdex, cdir, row, db):
+def _check(pcapdex, cdir, row, db, carved):
     path = os.path.join(cdir, row["path"])
     name = row["path"]
     result = {"name": name, "status": "pass", "why": [], "diffs": Counter()}
@@ -173,9 +174,92 @@ def _check(pcapdex, cdir, row, db):
     for k in list(result["diffs"]):
         if k == "ip frame in l2 flow" or k.startswith("ip flow for"):
             why.append("%s: %d frames" % (k, result["diffs"][k]))
+    why += check_carve(pcapdex, db, cdir, row, frames, carved)
     if why:
         result.update(status="fail", why=why)
     return result
+
+
+def read_carved(path):
+    """Records of a pcap or pcapng file as pcapdex writes them (little-endian)."""
+    data = open(path, "rb").read()
+    recs = []
+    if data[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
+        nsec = data[:4] == b"\x4d\x3c\xb2\xa1"
+        off = 24
+        while off + 16 <= len(data):
+            sec, frac, caplen, origlen = struct.unpack_from("<IIII", data, off)
+            recs.append((sec * 10**9 + (frac if nsec else frac * 1000), origlen,
+                         data[off + 16:off + 16 + caplen]))
+            off += 16 + caplen
+        return recs, off == len(data)
+    if data[:4] != b"\x0a\x0d\x0d\x0a":
+        return [], False
+    off, res = 0, []
+    while off + 12 <= len(data):
+        btype, blen = struct.unpack_from("<II", data, off)
+        if blen < 12 or off + blen > len(data):
+            return recs, False
+        if btype == 1:
+            r = 6
+            o = off + 16
+            while o + 4 <= off + blen - 4:
+                code, olen = struct.unpack_from("<HH", data, o)
+                if code == 0:
+                    break
+                if code == 9:
+                    r = data[o + 4]
+                o += 4 + ((olen + 3) & ~3)
+            res.append(r)
+        elif btype == 6:
+            ifc, hi, lo, caplen, origlen = struct.unpack_from("<IIIII", data, off + 8)
+            ticks = (hi << 32) | lo
+            ns = ticks * 10 ** (9 - res[ifc])
+            recs.append((ns, origlen, data[off + 28:off + 28 + caplen]))
+        off += blen
+    return recs, off == len(data)
+
+
+def check_carve(pcapdex, db, cdir, row, frames, out):
+    """Carve every flow of the capture: the records must come back as they were."""
+    p = subprocess.run([pcapdex, "carve", "--db", db, "-q", "--filter", "", "-o", out],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
+    if p.returncode == 1 and not frames:
+        return []
+    if p.returncode != 0:
+        return ["carve exit %d: %s" % (p.returncode, p.stderr.decode(errors="replace").strip()[:300])]
+    recs, clean = read_carved(out)
+    why = [] if clean else ["carved file does not parse"]
+    orig = open(os.path.join(cdir, row["path"]), "rb").read()
+    want = []
+    for off in sorted(frames):
+        r = frames[off]
+        do, cl = int(r["data_offset"]), int(r["caplen"])
+        want.append((int(r["origlen"]), orig[do:do + cl], r["ts_epoch"]))
+    # Within one capture the carver keeps file order unless times go backwards.
+    if sorted(w[:2] for w in want) != sorted(r[1:] for r in recs):
+        why.append("carved records differ from the originals (%d carved, %d in the capture)"
+                   % (len(recs), len(want)))
+    elif [w[:2] for w in want] != [r[1:] for r in recs] and \
+            all(float(want[i][2] or 0) <= float(want[i + 1][2] or 0) for i in range(len(want) - 1)):
+        why.append("carved records are out of file order")
+    return why
+
+
+def wiretap_reads(paths):
+    """Files that Wireshark's reader (mergecap) rejects."""
+    bad = []
+    for i in range(0, len(paths), 200):
+        batch = paths[i:i + 200]
+        if subprocess.run(["mergecap", "-F", "pcapng", "-w", "/dev/null"] + batch,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0:
+            continue
+        for p in batch:
+            r = subprocess.run(["mergecap", "-F", "pcapng", "-w", "/dev/null", p],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            if r.returncode != 0:
+                bad.append((p, r.stderr.decode(errors="replace").strip()[:200]))
+    return bad
 
 
 def main():
@@ -208,6 +292,7 @@ def main():
         return 0
     rows = oracle.catalog(cdir)
     tmp = tempfile.mkdtemp(prefix="pdx-corpus-")
+    os.makedirs(os.path.join(tmp, "carved"))
     work, skipped = [], 0
     for row in rows:
         if only and only not in row["path"]:
@@ -215,7 +300,7 @@ def main():
         if row["format"] not in ("pcap", "pcapng", "snoop") or not row.get("oracle_offsets"):
             skipped += 1
             continue
-        work.append((pcapdex, cdir, row, tmp, verbose))
+        work.append((pcapdex, cdir, row, tmp, len(work)))
     passed = failed = 0
     diffs = Counter()
     try:
@@ -227,6 +312,14 @@ def main():
                 else:
                     failed += 1
                     print("FAIL %s: %s" % (r["name"], "; ".join(r["why"])))
+        # Wireshark's reader must take every carved file.
+        names = {os.path.join(tmp, "carved", "%d.out" % i): w[2]["path"] for i, w in enumerate(work)}
+        carved = sorted(p for p in names if os.path.exists(p))
+        for p, err in wiretap_reads(carved):
+            failed += 1
+            passed -= 1
+            print("FAIL %s: mergecap cannot read the carved file: %s" % (names[p], err))
+        print("carved files read by mergecap: %d" % len(carved))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     for k, v in sorted(diffs.items()):

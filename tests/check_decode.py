@@ -2,41 +2,53 @@
 """check_decode.py - compares pdx_decode (through tests/tools/decwalk) with
 tshark's per-frame view of every capture in the real corpus.
 
-For every capture that tshark read completely ('ok' in catalog.tsv) and that
-libpcap can open, each frame's IP addresses, ports, transport protocol and
-VLAN IDs are compared with the innermost occurrence that tshark reached
-through encapsulations pdx_decode follows (Ethernet, VLAN, MPLS, PPPoE, PPP,
-LLC/SNAP, 802.11, IP-in-IP, GRE incl. ERSPAN and PPTP, VXLAN, Geneve, GTP-U).
-Frames whose link type pdx_decode does not know are skipped.
+For every pcap/pcapng capture that tshark read completely ('ok' in
+catalog.tsv), each frame's IP addresses, transport protocol, TCP/UDP ports
+and 802.1Q VLAN IDs are compared with the IP header tshark reached through
+the encapsulations pdx_decode follows (Ethernet, 802.1Q/802.1ad, MPLS incl.
+Ethernet pseudowires, PPPoE, PPP, LLC/SNAP, Cisco MetaData, 802.11,
+IP-in-IP, GRE incl. ERSPAN, WCCP and PPTP, VXLAN, Geneve, GTP-U): the
+innermost such header, found by walking frame.protocols.  Records libpcap
+refuses (pcapng interfaces of different link types or snap lengths) are
+decoded with `decwalk --at` at the offsets the corpus' independent walker
+found.  Frames of link types pdx_decode does not know are skipped.
 
-Deliberate differences, counted by category and not as failures:
-  beyond:<proto>   tshark went on to an inner IP header through an
-                   encapsulation we do not follow (Teredo, L2TP, LISP, sFlow
-                   samples, IPsec NAT-T, CAPWAP, ...).  Those carry user
-                   traffic over UDP on ports other protocols use too, or hold
-                   copies of packets; the outer header is the flow the bytes
-                   on the wire belong to.  Our addresses must then equal the
-                   last IP header tshark reached by the encapsulations we
-                   do follow.
-  ICMP errors quote the offending packet's IP header; tshark lists it as an
-                   inner 'ip'.  Both sides describe the outer header: not a
-                   difference, not counted.
-  fragment         tshark reassembles IP fragments: it shows the datagram's
-                   transport ports (and any tunnel inside it) on the frame
-                   that completed it, and none on the first fragment.  We
-                   decode each fragment as it is: ports on the first one
-                   only, and tunnels are not followed inside fragments.
-                   Counted only when our frame is flagged FRAGMENT and our
-                   addresses are one of tshark's IP occurrences.
-  tshark-noip      tshark gave up on a frame (malformed, heuristics chose
-                   another dissector before IP) where we found an IP header,
-                   listed per file when verbose; counted when tshark's
-                   protocols show it stopped at malformed/data or a
-                   non-IP dissector.
+Deliberate differences, counted per category and never as failures:
+  beyond:<proto>   tshark found further IP headers past an encapsulation we
+                   do not follow (PIM register, IPComp, Teredo, sFlow
+                   samples, LISP, MPLS over UDP, SRv6 Ethernet, NSH, ...):
+                   they ride on ports or protocols other traffic uses, are
+                   compressed, or are copies of packets.  The flow is the
+                   outer header; ours must equal the last header tshark
+                   reached through what we do follow.  ICMP errors quote an
+                   IP header too: both sides describe the outer one there.
+  fragment: ...    tshark reassembles IP fragments: it shows the datagram's
+                   ports (or a tunnel inside it) on the frame that completed
+                   it and no ports on the first fragment.  We decode each
+                   fragment as it is: ports on the first one only, and no
+                   tunnels inside fragments (all fragments key on the outer
+                   header).  Counted only when we flagged FRAGMENT and our
+                   addresses are one of tshark's IP headers.
+  ip-header-tshark-could-not-read   tshark lists an IP layer without
+                   addresses (bogus version or length, cut short): we then
+                   describe the header outside it, flagged TRUNCATED or
+                   INVALID, or nothing (L2) when there is none.
+  ipv4-header-with-version-6   Wireshark hands an IPv4 header whose version
+                   is 6 (ethertype 0x0800, LINKTYPE_IPV4) to its IPv6
+                   dissector; for us the fields contradict: INVALID.
+  ipv4-source-route   tshark shows the final destination of a loose/strict
+                   source route option as ip.dst; we key on the header's
+                   destination, what is on the wire (checked in the bytes).
+  udp-tunnel-tshark-left-undissected   BIG TCP/GSO captures with IPv4 and
+                   UDP lengths of 0: tshark stops at the "bogus" UDP length,
+                   we take the length from what was captured and follow the
+                   VXLAN/Geneve tunnel (as tcpdump does).
+Lines marked "(info)" count agreeing frames, for scale.
 
 Usage: check_decode.py [--corpus DIR] [--decwalk PATH] [-v] [SUBSTRING...]
-Ends with "decode: N passed, N failed, N skipped" (files).  Exit status 1 if
-any file failed.
+-v lists every file and an example frame per category.  Ends with
+"decode: N passed, N failed, N skipped" (files); exit status 1 if any file
+failed.
 """
 import argparse
 import collections
@@ -204,6 +216,15 @@ def source_route_final(data, l3):
     return None
 
 
+WHERE = [None]        # (capture, frame) being compared, for examples
+EXAMPLES = {}         # category -> first (capture, frame) counted in it
+
+
+def note(cats, cat):
+    cats[cat] += 1
+    EXAMPLES.setdefault(cat, WHERE[0])
+
+
 def compare_frame(o, w, cats, data):
     """Returns None when the frame agrees (or differs deliberately), else a reason."""
     kind, proto, src, dst, sport, dport, flags = w[1], int(w[2]), w[3], w[4], w[5], w[6], w[7]
@@ -222,7 +243,7 @@ def compare_frame(o, w, cats, data):
     for j, (fam, i, pos) in enumerate(followed):
         if fam == 'ip' and pos + 1 < len(protos) and protos[pos + 1] == 'ipv6' and \
                 addr_of(o, fam, i, 'src') is None:
-            cats['ipv4-header-with-version-6'] += 1
+            note(cats, 'ipv4-header-with-version-6')
             if not flags & {'invalid', 'trunc'}:
                 return 'IPv4 header with version 6 not flagged invalid'
             del followed[j:]
@@ -232,7 +253,7 @@ def compare_frame(o, w, cats, data):
                                 addr_of(o, followed[-1][0], followed[-1][1], 'dst')):
         fam, i, pos = followed.pop()
         inner_bad = True
-        cats['ip-header-tshark-could-not-read'] += 1
+        note(cats, 'ip-header-tshark-could-not-read')
         transport = None
     if not followed:
         if kind == 'l2':
@@ -248,21 +269,21 @@ def compare_frame(o, w, cats, data):
     if (src, dst) != (esrc, edst):
         if 'frag' in flags and any((addr_of(o, f, j, 'src'), addr_of(o, f, j, 'dst')) == (src, dst)
                                    for f, j, _ in followed):
-            cats['fragment'] += 1
+            note(cats, 'fragment: tshark reassembled a tunnel')
             return None
         if fam == 'ip' and src == esrc and source_route_final(data, l3) == edst:
-            cats['ipv4-source-route'] += 1
+            note(cats, 'ipv4-source-route')
             return None
         if tunnel != '-' and (tun_src, tun_dst) == (esrc, edst) and \
                 protos[pos + 1:] == ['udp']:
-            cats['udp-tunnel-tshark-left-undissected'] += 1
+            note(cats, 'udp-tunnel-tshark-left-undissected')
             return None
         return 'addresses: tshark %s > %s, we %s > %s' % (esrc, edst, src, dst)
     want_fam = 'ip4' if fam == 'ip' else 'ip6'
     if kind != want_fam:
         return 'family: tshark %s, we %s' % (fam, kind)
     if beyond is not None:
-        cats['beyond:' + beyond] += 1
+        note(cats, 'beyond:' + beyond)
     # Transport protocol and ports.
     tok, n = transport if transport else (None, 0)
     if tok in TRANSPORT and TRANSPORT[tok] != proto and 'frag' not in flags:
@@ -278,11 +299,13 @@ def compare_frame(o, w, cats, data):
         if eports is None or (sport, dport) == eports:
             pass
         elif 'frag' in flags and sport == '-':
-            cats['fragment'] += 1
+            note(cats, 'fragment: tshark shows reassembled ports')
         else:
             return 'ports: tshark %s %s > %s, we %s > %s' % (tok, eports[0], eports[1], sport, dport)
     elif sport != '-' and proto in (6, 17) and 'frag' in flags:
-        cats['fragment'] += 1
+        note(cats, 'fragment: first, tshark shows no ports')
+    if tunnel != '-':
+        note(cats, 'agree (info): through tunnel ' + tunnel)
     # VLAN IDs, outermost first (we keep two).  tshark names 802.1ad tags
     # ieee8021ad, not vlan, so those frames are not compared.
     ev = split(o['vlan.id'])[:2]
@@ -302,6 +325,10 @@ def main():
     ap.add_argument('only', nargs='*', help='only captures whose path contains one of these')
     a = ap.parse_args()
 
+    if not os.access(a.decwalk, os.X_OK):
+        print('check_decode: no decwalk at %s (build it, or pass --decwalk)' % a.decwalk,
+              file=sys.stderr)
+        return 2
     catalog = os.path.join(a.corpus, 'catalog.tsv')
     with open(catalog, newline='') as f:
         rows = list(csv.DictReader(f, delimiter='\t', quoting=csv.QUOTE_NONE))
@@ -331,8 +358,9 @@ def main():
         p = subprocess.run([a.decwalk, os.path.join(a.corpus, path)], stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, universal_newlines=True,
                            errors='replace')
-        if p.returncode < 0:
-            print('FAIL %s: decwalk died (signal %d)' % (path, -p.returncode))
+        if p.returncode not in (0, 1, 2):
+            print('FAIL %s: decwalk died (status %d): %s' % (path, p.returncode,
+                                                          p.stderr.strip()[-300:]))
             failed += 1
             continue
         oracle = load_oracle(fields)
@@ -344,13 +372,13 @@ def main():
             w = line.split('\t')
             k = int(w[0])
             lines.append((records[k - 1][0] if k <= len(records) else None, w))
-        if p.returncode != 0:
+        if p.returncode != 0 and records[len(lines):]:
             # libpcap stopped or refused (pcapng interfaces of different link
             # types or snap lengths, odd versions): decode the rest straight
             # from the file, at the offsets the independent walker found.
             lts = interface_linktypes(os.path.join(a.corpus, path))
             rest = records[len(lines):]
-            if lts is None or not rest or rest[0][1] is None or \
+            if lts is None or rest[0][1] is None or \
                     any(r[3] >= len(lts) for r in rest):
                 skipped += 1
                 skip_why['libpcap cannot read, no records to fall back on'] += 1
@@ -385,6 +413,7 @@ def main():
                 if off is not None and w[1] == 'ip4':
                     cf.seek(off)
                     data = cf.read(cl)
+                WHERE[0] = (path, fr)
                 why = compare_frame(by_num[fr], w, cats, data)
                 if why:
                     bad.append((fr, why))
@@ -394,7 +423,7 @@ def main():
             failed += 1
             print('FAIL %s: %d of %d frames differ' % (path, len(bad), n))
             for fr, why in bad[:a.show]:
-                print('    frame %d: %s' % (fr, why))
+                print('    frame %s: %s' % (fr, why))
         else:
             passed += 1
             if a.verbose:
@@ -405,6 +434,8 @@ def main():
         print('deliberate differences and skips (frames):')
         for c, v in sorted(cats.items(), key=lambda x: (-x[1], x[0])):
             print('    %-40s %d' % (c, v))
+            if a.verbose and EXAMPLES.get(c):
+                print('        e.g. %s frame %s' % EXAMPLES[c])
     if skip_why:
         print('files skipped: ' + ', '.join('%s %d' % kv for kv in sorted(skip_why.items())))
     print('decode: %d passed, %d failed, %d skipped' % (passed, failed, skipped))

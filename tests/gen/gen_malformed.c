@@ -433,16 +433,17 @@ static void pcapng_files(mctx *m)
 
     b.len = 0;
     ng_shb(&b, 0);
-    ng_idb(&b, 0, 1, 80, 0);
+    ng_idb(&b, 0, 1, 62, 0);
     for (unsigned i = 0; i < 5; i++) {
-        uint8_t spb[4 + 80];
-        size_t l = good_frame(f, i), c = PDX_MIN(l, 80);
+        uint8_t spb[4 + 64];
+        size_t l = good_frame(f, i), c = PDX_MIN(l, 62);
         pdx_gen_st32(spb, (uint32_t)l, 0);
         memcpy(spb + 4, f, c);
         ng_block(&b, 0, 3, spb, 4 + c);
     }
     put(m, "pcapng-simple-packet-blocks.pcapng", &b, 5, 0,
-        "good: 5 SPBs (no timestamps), interface snaplen 80: caplen = min(origlen, 80)");
+        "good: 5 SPBs (no timestamps), frames of 60-64 bytes, interface snaplen 62: "
+        "caplen = min(origlen, 62)");
 
     b.len = 0;
     ng_shb(&b, 1);

@@ -1,0 +1,332 @@
+#!/usr/bin/env python3
+"""seed.py - (re)builds the seed corpora under tests/fuzz/corpus/ from the
+shared capture corpus (../shared/corpus, see its README and catalog.tsv) and
+from the filter examples in docs/query.md and tests/test_qparse.c.
+
+    python3 tests/fuzz/seed.py [--corpus ../shared/corpus] [--out tests/fuzz/corpus]
+
+Deterministic.  Replaces every seed-* file in the target directories and
+leaves crash-* files (reproducers of findings) alone.  Picks, for the
+capture targets: every crafted or fuzzed file up to 4 KiB, every file
+tshark cannot read fully up to 16 KiB, the smallest file of every link
+type, byte order and timestamp precision, note and content tag (cut at a
+record boundary to at most 16 KiB), both snoop files, and truncated copies
+(inside the file header, inside a record header, inside packet data).  For
+decode: the smallest frame of every (link type, first 7 protocols) pair
+tshark reports, prefixed with the link type (4 bytes, little endian).  For
+offsets: hand-made segments, varint and zstd, valid and not.
+"""
+import argparse
+import csv
+import hashlib
+import os
+import re
+import struct
+import subprocess
+import sys
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+CUT_MAX = 16384       # a seed capture cut at a record boundary
+CRAFTED_MAX = 4096    # crafted/fuzzed files taken whole up to this size
+BROKEN_MAX = 16384    # files tshark reads partially or not at all
+FRAME_MAX = 4096      # decode seeds
+
+
+def short_name(path):
+    """repo-ish prefix + file name, safe for a file system."""
+    parts = path.split('/')
+    repo = parts[1].split('_', 1)[-1] if len(parts) > 2 else ''
+    base = '-'.join(p for p in parts[2:] if p not in ('pcaps', 'tests', 'Tests', 'test'))
+    name = re.sub(r'[^A-Za-z0-9._+-]+', '_', repo[:10] + '-' + base)
+    if len(name) > 70:
+        name = name[:54] + '-' + hashlib.sha1(path.encode()).hexdigest()[:8]
+    return name
+
+
+def linktypes(spec):
+    out = []
+    for part in spec.split(','):
+        m = re.match(r'(\d+)\(.*?\)(?:x(\d+))?$', part.strip())
+        if m:
+            out += [int(m.group(1))] * int(m.group(2) or 1)
+    return out
+
+
+def read_offsets(corpus, row):
+    p = row['oracle_offsets']
+    if not p or not os.path.isfile(os.path.join(corpus, p)):
+        return []
+    recs = []
+    with open(os.path.join(corpus, p)) as f:
+        next(f)
+        for line in f:
+            c = line.rstrip('\n').split('\t')
+            recs.append({'frame': c[0], 'offset': int(c[1]), 'caplen': int(c[2]),
+                         'data_offset': int(c[5]) if c[5] else None,
+                         'if_global': int(c[9]) if c[9] else 0})
+    return recs
+
+
+def cut(corpus, row, data, limit):
+    """data cut at the last record boundary within limit (the whole file if it fits)."""
+    if len(data) <= limit:
+        return data
+    recs = read_offsets(corpus, row)
+    best = None
+    for r in recs:
+        if r['offset'] <= limit:
+            best = r['offset']
+    if best is None or best == 0:
+        return None
+    return data[:best]
+
+
+class Out:
+    def __init__(self, d):
+        self.dir = d
+        self.seen = set()
+        self.names = set()
+        self.total = 0
+        os.makedirs(d, exist_ok=True)
+        for n in os.listdir(d):
+            if n.startswith('seed-'):
+                os.remove(os.path.join(d, n))
+            elif n.startswith('crash-'):
+                with open(os.path.join(d, n), 'rb') as f:
+                    self.seen.add(hashlib.sha1(f.read()).digest())
+
+    def add(self, name, data):
+        h = hashlib.sha1(data).digest()
+        if h in self.seen:
+            return False
+        self.seen.add(h)
+        name = 'seed-' + name
+        base, k = name, 2
+        while name in self.names:
+            name = '%s-%d' % (base, k)
+            k += 1
+        self.names.add(name)
+        with open(os.path.join(self.dir, name), 'wb') as f:
+            f.write(data)
+        self.total += len(data)
+        return True
+
+
+def captures(corpus, rows, out, formats):
+    sel = [r for r in rows if r['format'] in formats]
+    sel.sort(key=lambda r: (int(r['bytes']), r['path']))
+
+    def data_of(r):
+        with open(os.path.join(corpus, r['path']), 'rb') as f:
+            return f.read()
+
+    def take(r, tag='', limit=CUT_MAX):
+        d = cut(corpus, r, data_of(r), limit)
+        if d is None:
+            return False
+        return out.add(short_name(r['path']) + tag, d)
+
+    # Crafted, fuzzed, damaged.
+    for r in sel:
+        if 'crafted' in r['notes'] and int(r['bytes']) <= CRAFTED_MAX:
+            take(r)
+        elif r['tshark_read'] != 'ok' and int(r['bytes']) <= BROKEN_MAX:
+            take(r)
+    # The smallest of every kind.
+    groups = {}
+    for r in sel:
+        keys = [('lt', r['linktypes']), ('order', r['endianness'], r['ts_precision']),
+                ('snaplen', r['snaplen'])]
+        for n in r['notes'].split(';'):
+            n = re.sub(r'[0-9.]+', 'N', n.strip())
+            if n and 'duplicate' not in n:
+                keys.append(('note', n))
+        for t in r['content_tags'].split(','):
+            if t:
+                keys.append(('tag', t))
+        if 'hadrielk' in r['path']:
+            keys.append(('path', r['path']))  # every pcapng variant
+        for k in keys:
+            groups.setdefault(k, []).append(r)
+    for k in sorted(groups):
+        for r in groups[k]:  # smallest first; the next one if it cannot be cut
+            if take(r) or cut(corpus, r, data_of(r), CUT_MAX) is not None:
+                break
+    # Truncated copies of a few clean files: inside the file header, inside a
+    # record header, inside a record's data.
+    clean = [r for r in sel if r['tshark_read'] == 'ok' and 'crafted' not in r['notes']]
+    seen_lt = set()
+    for r in clean:
+        if r['linktypes'] in seen_lt or int(r['bytes']) > 65536:
+            continue
+        recs = read_offsets(corpus, r)
+        if len(recs) < 2:
+            continue
+        seen_lt.add(r['linktypes'])
+        d = data_of(r)
+        second = recs[1]['offset']
+        hdr = (recs[1]['data_offset'] or second + 16) - second
+        name = short_name(r['path'])
+        out.add(name + '.trunc-filehdr', d[:min(recs[0]['offset'], 60) // 2 + 1])
+        out.add(name + '.trunc-rechdr', d[:second + hdr // 2])
+        out.add(name + '.trunc-data', d[:second + hdr + max(1, recs[1]['caplen'] // 2)])
+        if len(seen_lt) >= 8:
+            break
+
+
+def frames(corpus, rows, out):
+    best = {}
+    for r in rows:
+        if 'gzip' in r['format'] or not r['oracle_fields']:
+            continue
+        fpath = os.path.join(corpus, r['oracle_fields'])
+        if not os.path.isfile(fpath):
+            continue
+        lts = linktypes(r['linktypes'])
+        protos = {}
+        with open(fpath, errors='replace') as f:
+            next(f)
+            for line in f:
+                c = line.rstrip('\n').split('\t')
+                protos[c[0]] = c[-1]
+        for rec in read_offsets(corpus, r):
+            if rec['data_offset'] is None or rec['caplen'] > FRAME_MAX:
+                continue
+            ig = rec['if_global']
+            if ig >= len(lts):
+                continue
+            key = (lts[ig], ':'.join(protos.get(rec['frame'], '').split(':')[:7]))
+            cand = (rec['caplen'], r['path'], rec['data_offset'])
+            if key not in best or cand < best[key]:
+                best[key] = cand
+    for (lt, proto) in sorted(best):
+        caplen, path, off = best[(lt, proto)]
+        with open(os.path.join(corpus, path), 'rb') as f:
+            f.seek(off)
+            frame = f.read(caplen)
+        name = 'lt%d-%s' % (lt, re.sub(r'[^A-Za-z0-9]+', '.', proto)[:60])
+        out.add(name, struct.pack('<I', lt) + frame)
+    # Every link type the decoder knows, with nothing and with one byte.
+    for lt in (0, 1, 9, 12, 14, 50, 101, 104, 105, 108, 113, 127, 192, 228, 229, 239, 242, 276):
+        out.add('lt%d-empty' % lt, struct.pack('<I', lt))
+        out.add('lt%d-1byte' % lt, struct.pack('<I', lt) + b'\x45')
+
+
+def c_strings(text):
+    """The C string literals of text, unescaped."""
+    for m in re.finditer(r'"((?:[^"\\\n]|\\.)*)"', text):
+        s = m.group(1)
+        try:
+            yield s.encode('latin-1').decode('unicode_escape').encode('latin-1')
+        except (UnicodeDecodeError, UnicodeEncodeError):
+            continue
+
+
+def queries(out):
+    exprs = []
+    with open(os.path.join(TOP, 'docs/query.md')) as f:
+        doc = f.read()
+    for block in re.findall(r'```\n(.*?)```', doc, re.S):
+        exprs += [l.strip().encode() for l in block.splitlines() if l.strip()]
+    exprs += [s.encode() for s in re.findall(r'`([^`\n]+)`', doc)]
+    with open(os.path.join(TOP, 'tests/test_qparse.c'), encoding='latin-1') as f:
+        for line in f:
+            m = re.search(r'(expect_sql|expect_err|parse_ok|parse_err|pdx_qparse)\(\s*(".*)', line)
+            if m:
+                s = next(c_strings(m.group(2)), None)
+                if s is not None:
+                    exprs.append(s)
+            elif re.match(r'\s*\{\s*"', line):
+                s = next(c_strings(line), None)
+                if s is not None:
+                    exprs.append(s)
+    # Limits: nesting and chains at and past PDX_QUERY_MAX_*.
+    exprs += [b'(' * 256 + b'tcp' + b')' * 256, b'(' * 257 + b'tcp' + b')' * 257,
+              b'not ' * 300 + b'udp', b' or '.join([b'port %d' % i for i in range(256)]),
+              b' and '.join([b'port %d' % i for i in range(257)]),
+              b'(' * 21 + b' or '.join([b'(tcp and port 1)'] * 3) + b')' * 21,
+              b'host 10.0.0.1\x00garbage', b'\xff\xfe host', b'']
+    n = 0
+    for e in exprs:
+        if len(e) <= 4096 and out.add('q%04d' % n, e):
+            n += 1
+
+
+def varints(offs):
+    raw, prev = bytearray(), 0
+    for o in offs:
+        d = o - prev
+        prev = o
+        while d >= 0x80:
+            raw.append((d & 0x7f) | 0x80)
+            d >>= 7
+        raw.append(d)
+    return bytes(raw)
+
+
+def zstd(raw, stream=False):
+    args = ['zstd', '-q', '-c', '-3']
+    if stream:  # from a pipe: no content size in the frame header
+        return subprocess.run(args, input=raw, stdout=subprocess.PIPE, check=True).stdout
+    tmp = os.path.join(os.environ.get('TMPDIR', '/tmp'), 'pdx-seed-%d.bin' % os.getpid())
+    with open(tmp, 'wb') as f:
+        f.write(raw)
+    try:
+        return subprocess.run(args + [tmp], stdout=subprocess.PIPE, check=True).stdout
+    finally:
+        os.remove(tmp)
+
+
+def offsets(out):
+    def seg(name, enc, count, blob):
+        out.add(name, struct.pack('<BQ', enc, count) + blob)
+
+    pcap = [24]
+    for i in range(1, 400):
+        pcap.append(pcap[-1] + 16 + (60 + (i * 37) % 1400))
+    big = [24 + i * (1 << 33) for i in range(40)]  # > 4 GiB gaps
+    seg('empty', 0, 0, b'')
+    seg('one', 0, 1, varints([24]))
+    seg('first-zero', 0, 2, varints([0, 1]))
+    seg('pcap-varint', 0, 50, varints(pcap[:50]))
+    seg('big-gaps', 0, len(big), varints(big))
+    seg('u64-max', 0, 2, varints([1, (1 << 64) - 1]))
+    seg('overflow-11bytes', 0, 1, b'\xff' * 10 + b'\x01')
+    seg('overflow-sum', 0, 2, varints([(1 << 64) - 1]) + b'\x01')
+    seg('zero-delta', 0, 3, varints([24, 40]) + b'\x00')
+    seg('trailing', 0, 1, varints([24]) + b'\x05')
+    seg('short-count', 0, 3, varints([24, 40]))
+    seg('unterminated', 0, 1, b'\x80\x80')
+    seg('bad-encoding', 2, 1, varints([24]))
+    seg('negative-encoding', 0xff, 1, varints([24]))
+    seg('huge-count', 0, 1 << 63, varints(pcap[:10]))
+    seg('count-wraps', 1, 0x1999999999999999 + 2, zstd(varints(pcap)))
+    seg('pcap-zstd', 1, len(pcap), zstd(varints(pcap)))
+    seg('pcap-zstd-stream', 1, len(pcap), zstd(varints(pcap), stream=True))
+    seg('zstd-wrong-count', 1, len(pcap) - 1, zstd(varints(pcap)))
+    seg('zstd-truncated', 1, len(pcap), zstd(varints(pcap))[:-7])
+    seg('zstd-as-varint', 0, len(pcap), zstd(varints(pcap)))
+    seg('varint-as-zstd', 1, 50, varints(pcap[:50]))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--corpus', default=os.path.join(os.path.dirname(TOP), 'shared', 'corpus'))
+    ap.add_argument('--out', default=os.path.join(TOP, 'tests', 'fuzz', 'corpus'))
+    a = ap.parse_args()
+    with open(os.path.join(a.corpus, 'catalog.tsv'), newline='') as f:
+        rows = list(csv.DictReader(f, delimiter='\t', quoting=csv.QUOTE_NONE))
+    for name, fn in (('pcap', lambda o: captures(a.corpus, rows, o, ('pcap', 'snoop'))),
+                     ('pcapng', lambda o: captures(a.corpus, rows, o, ('pcapng',))),
+                     ('decode', lambda o: frames(a.corpus, rows, o)),
+                     ('query', queries),
+                     ('offsets', offsets)):
+        o = Out(os.path.join(a.out, name))
+        fn(o)
+        print('%-8s %5d files %8d bytes' % (name, len(o.names), o.total))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

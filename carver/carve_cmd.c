@@ -253,6 +253,10 @@ static int prepare(carver *c, size_t from, size_t to)
             return PDX_EXIT_DB;
         } else {
             s->first_ns = pdx_capfile_first_ns(s->cf);
+            if (pdx_capfile_streams(s->cf) && !c->quiet)
+                pdx_cli_warn("%s is compressed without a seek table: carving decompresses it from "
+                             "the start ('pcapdex compress' makes it seekable)",
+                             pdx_capfile_path(s->cf));
         }
     }
     if (status != PDX_EXIT_OK)

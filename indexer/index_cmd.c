@@ -25,6 +25,7 @@
 #include "decode.h"
 #include "flow.h"
 #include "index.h"
+#include "zsource.h"
 
 #define MAX_EXCLUDES 64
 #define MAX_WARN_TEXT 4096
@@ -385,7 +386,8 @@ static int index_one(indexer *x, input *in)
         return CAP_SKIP;
     }
 
-    rc = pdx_capture_open(&cap, in->path, err);
+    pdx_zsrc *zs = NULL;
+    rc = pdx_capture_open_any(in->path, &cap, &zs, &row.compression, err);
     if (rc < 0) {
         if (in->explicit_arg) {
             pdx_cli_error("%s: %s", in->path, err);
@@ -399,6 +401,7 @@ static int index_one(indexer *x, input *in)
     if (pdx_index_begin(x->ix, err) < 0) {
         pdx_cli_error("%s: %s", x->db_path, err);
         pdx_capture_close(cap);
+        pdx_zsrc_close(zs);
         return CAP_FATAL;
     }
     row.info = pdx_capture_info(cap);
@@ -421,6 +424,10 @@ static int index_one(indexer *x, input *in)
             break;
         if (rc < 0) {
             damaged = 1;
+            if (zs != NULL && pdx_zsrc_error(zs)[0]) {
+                size_t l = strlen(err);
+                snprintf(err + l, sizeof(err) - l, " (%s)", pdx_zsrc_error(zs));
+            }
             warn(x, "%s: %s; indexed up to the damage", in->path, err);
             snprintf(warntext, sizeof(warntext), "%s", err);
             break;
@@ -451,7 +458,8 @@ static int index_one(indexer *x, input *in)
             if (stop_requested)
                 goto interrupted;
             if (x->progress)
-                show_progress(x, in->path, pdx_capture_tell(cap), row.size);
+                show_progress(x, in->path, zs ? pdx_zsrc_consumed(zs) : pdx_capture_tell(cap),
+                              row.size);
         }
     }
     if (stop_requested)
@@ -465,6 +473,7 @@ static int index_one(indexer *x, input *in)
         pdx_cli_error("%s: %s", x->db_path, pdx_index_errmsg(x->ix));
         goto fatal;
     }
+    row.raw_size = pdx_capture_tell(cap);
     row.status = damaged ? "damaged" : "complete";
     row.warnings = warntext;
     row.info = pdx_capture_info(cap);
@@ -477,16 +486,25 @@ static int index_one(indexer *x, input *in)
     x->packets += row.packets;
     x->bytes += row.bytes;
     x->file_bytes += row.size;
+    if (zs != NULL && !x->quiet && !x->json)
+        pdx_cli_note("%s: %s-compressed; carving from it %s", in->path,
+                     pdx_comp_name(row.compression),
+                     row.compression == PDX_COMP_GZIP
+                         ? "must decompress from the start: 'pcapdex compress' makes it fast"
+                         : "is fast only in zstd's seekable format ('pcapdex compress' writes it)");
     pdx_capture_close(cap);
+    pdx_zsrc_close(zs);
     return CAP_OK;
 
 interrupted:
     pdx_index_rollback(x->ix);
     pdx_capture_close(cap);
+    pdx_zsrc_close(zs);
     return CAP_STOP;
 fatal:
     pdx_index_rollback(x->ix);
     pdx_capture_close(cap);
+    pdx_zsrc_close(zs);
     return CAP_FATAL;
 }
 
@@ -496,11 +514,14 @@ static void peek_times(indexer *x)
     char err[PDX_ERRBUF_SIZE];
     for (size_t i = 0; i < x->n_in; i++) {
         pdx_capture *c = NULL;
+        pdx_zsrc *z = NULL;
         pdx_record rec;
-        if (pdx_capture_open(&c, x->in[i].path, err) == 0) {
+        int kind;
+        if (pdx_capture_open_any(x->in[i].path, &c, &z, &kind, err) == 0) {
             if (pdx_capture_next(c, &rec, err) == 1)
                 x->in[i].first_ns = rec.ts_ns;
             pdx_capture_close(c);
+            pdx_zsrc_close(z);
         }
     }
     qsort(x->in, x->n_in, sizeof(x->in[0]), cmp_input);

@@ -1,6 +1,8 @@
 /* capfile.c - rereading records of an indexed capture at stored offsets. */
 #include "capfile.h"
 
+#include "zsource.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -19,6 +21,8 @@ struct pdx_capfile {
     char *path;
     int64_t first_ns;
     pdx_capinfo info;
+    int compression;
+    pdx_zreader *z;   /* compressed captures */
     uint8_t *buf;
     size_t cap;
     uint64_t buf_off; /* file offset of buf[0] */
@@ -37,6 +41,7 @@ typedef struct caprow {
     uint32_t snaplen, hdrlen;
     int swapped;
     int64_t first_ns;
+    int compression;
 } caprow;
 
 static int load_row(pdx_index *ix, int64_t id, caprow *r, char *errbuf)
@@ -45,7 +50,7 @@ static int load_row(pdx_index *ix, int64_t id, caprow *r, char *errbuf)
     sqlite3 *db = pdx_index_db(ix);
     if (sqlite3_prepare_v2(db,
                            "SELECT path, size, mtime_ns, fingerprint, format, byte_order, version,"
-                           " ts_resolution, snaplen, pcap_hdrlen, pcap_swapped, first_ns"
+                           " ts_resolution, snaplen, pcap_hdrlen, pcap_swapped, first_ns, compression"
                            " FROM captures WHERE id=?1",
                            -1, &st, NULL) != SQLITE_OK)
         return pdx_errf(errbuf, PDX_EDB, "prepare: %s", sqlite3_errmsg(db));
@@ -71,6 +76,7 @@ static int load_row(pdx_index *ix, int64_t id, caprow *r, char *errbuf)
     r->hdrlen = (uint32_t)sqlite3_column_int64(st, 9);
     r->swapped = sqlite3_column_int(st, 10);
     r->first_ns = sqlite3_column_type(st, 11) == SQLITE_NULL ? INT64_MAX : sqlite3_column_int64(st, 11);
+    r->compression = pdx_comp_parse((const char *)sqlite3_column_text(st, 12));
     sqlite3_finalize(st);
     return PDX_OK;
 }
@@ -217,6 +223,7 @@ void pdx_capfile_close(pdx_capfile *cf)
 {
     if (cf == NULL)
         return;
+    pdx_zreader_close(cf->z);
     if (cf->fd >= 0)
         close(cf->fd);
     free(cf->path);
@@ -242,9 +249,15 @@ int pdx_capfile_open(pdx_index *ix, int64_t capture_id, pdx_capfile **out, char 
     }
     cf->path = strdup(r.path);
     cf->first_ns = r.first_ns;
+    cf->compression = r.compression;
     if (cf->path == NULL) {
         pdx_capfile_close(cf);
         return pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
+    }
+    if (r.compression != PDX_COMP_NONE &&
+        (rc = pdx_zreader_open(&cf->z, cf->path, cf->fd, r.size, r.compression, errbuf)) < 0) {
+        pdx_capfile_close(cf);
+        return rc;
     }
     *out = cf;
     return PDX_OK;
@@ -254,6 +267,11 @@ const char *pdx_capfile_path(const pdx_capfile *cf) { return cf->path; }
 const pdx_capinfo *pdx_capfile_info(const pdx_capfile *cf) { return &cf->info; }
 int64_t pdx_capfile_id(const pdx_capfile *cf) { return cf->id; }
 int64_t pdx_capfile_first_ns(const pdx_capfile *cf) { return cf->first_ns; }
+
+int pdx_capfile_streams(const pdx_capfile *cf)
+{
+    return cf->z != NULL && !pdx_zreader_seekable(cf->z);
+}
 
 /* Makes [off, off + want) readable in cf->buf (fewer bytes at end of file). */
 static int load(pdx_capfile *cf, uint64_t off, size_t want, char *errbuf)
@@ -266,6 +284,14 @@ static int load(pdx_capfile *cf, uint64_t off, size_t want, char *errbuf)
         cf->cap = want;
     }
     size_t got = 0;
+    if (cf->z != NULL) {
+        int rc = pdx_zreader_pread(cf->z, cf->buf, want, off, &got, errbuf);
+        if (rc < 0)
+            return rc;
+        cf->buf_off = off;
+        cf->buf_len = got;
+        return PDX_OK;
+    }
     while (got < want) {
         ssize_t n = pread(cf->fd, cf->buf + got, want - got, (off_t)(off + got));
         if (n < 0 && errno == EINTR)
@@ -309,7 +335,7 @@ int pdx_capfile_read(pdx_capfile *cf, uint64_t offset, uint64_t hint, pdx_record
         if (need > want)
             want = need;
         if ((rc = load(cf, offset, want, errbuf)) < 0)
-            return rc;
+            return rc == PDX_ECORRUPT ? PDX_ECHANGED : rc;
         if (cf->buf_len == 0)
             return pdx_errf(errbuf, PDX_ECHANGED, "%s: offset %llu: past the end of the file",
                             cf->path, (unsigned long long)offset);

@@ -33,6 +33,10 @@ const pdx_capinfo *pdx_capfile_info(const pdx_capfile *cf);
 int64_t pdx_capfile_id(const pdx_capfile *cf);
 int64_t pdx_capfile_first_ns(const pdx_capfile *cf);
 
+/* 1 when the capture is compressed in a way that makes every read
+ * decompress from the start (gzip, zstd without a seek table). */
+int pdx_capfile_streams(const pdx_capfile *cf);
+
 /*
  * Reads the record at offset.  hint is the offset of a record expected
  * after it (0 when none): reads are sized to cover it, so that a flow's

@@ -15,6 +15,7 @@
 
 #include "communityid.h"
 #include "varint.h"
+#include "zsource.h"
 
 #define PDX_APP_NAME "pcapdex"
 
@@ -394,7 +395,7 @@ int pdx_index_capture_finish(pdx_index *ix, const pdx_caprow *row, char *errbuf)
     static const char upd[] =
         "UPDATE captures SET first_ns=?2, last_ns=?3, packets=?4, bytes=?5, cap_bytes=?6,"
         " truncated=?7, invalid=?8, status=?9, warnings=?10, linktypes=?11, ts_resolution=?12,"
-        " snaplen=?13 WHERE id=?1";
+        " snaplen=?13, compression=?14, raw_size=?15 WHERE id=?1";
     sqlite3_stmt *st = NULL;
     const pdx_capinfo *info = row->info;
     char res[256], lt[512];
@@ -415,6 +416,8 @@ int pdx_index_capture_finish(pdx_index *ix, const pdx_caprow *row, char *errbuf)
     sqlite3_bind_text(st, 11, lt, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 12, resolution_name(info, res, sizeof(res)), -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 13, info->snaplen);
+    sqlite3_bind_text(st, 14, pdx_comp_name(row->compression), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 15, (sqlite3_int64)(row->compression ? row->raw_size : row->size));
     rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)

@@ -58,6 +58,8 @@ typedef struct pdx_caprow {
     const pdx_capinfo *info;
     int64_t first_ns, last_ns; /* INT64_MIN when the capture has no packet */
     uint64_t packets, bytes, cap_bytes, truncated, invalid;
+    int compression;       /* PDX_COMP_* (zsource.h) */
+    uint64_t raw_size;     /* uncompressed bytes read */
     const char *status;    /* "complete" or "damaged" */
     const char *warnings;  /* newline-separated, "" when none */
 } pdx_caprow;

@@ -7,27 +7,26 @@
 
 /* ---- aggregation table ----------------------------------------------------- */
 
-/* A key is 1 to 4 64-bit words (an address is 2, a pair 4, a port, a
- * protocol or a bin 1), compared as words: a table with millions of keys
- * spends its time in cache misses, so an entry and a slot are kept small. */
+/* Open addressing with linear probing, entries stored inline: each slot is
+ * `words` key words (an address is 2, a pair 4, a port, protocol or bin 1)
+ * then flows, packets and bytes; flows = 0 marks an empty slot.  With
+ * millions of distinct keys (a capture with a new client per flow) the time
+ * goes into cache misses, so an add touches one slot, and adds are queued a
+ * few rows behind the scan so that the slot can be prefetched meanwhile. */
 #define KEY_WORDS 4
+#define PIPE 16 /* adds in flight */
 
-typedef struct agg {
+typedef struct pending {
     uint64_t key[KEY_WORDS];
-    uint64_t flows, packets, bytes;
-} agg;
-
-typedef struct slot {
-    uint32_t idx;  /* 0 = empty, else entry index + 1 */
-    uint32_t hash; /* high bits of the key's hash, to skip most compares */
-} slot;
+    uint64_t hash, packets, bytes;
+} pending;
 
 typedef struct aggtab {
-    int words;     /* key words in use */
-    agg *ent;      /* entries in insertion order */
-    size_t n, cap;
-    slot *slot;
-    size_t nslot;  /* power of two */
+    int words, stride;  /* key words; words + 3 */
+    uint64_t *tab;
+    size_t nslot, n;    /* nslot is a power of two */
+    pending pipe[PIPE];
+    unsigned head, queued;
 } aggtab;
 
 static uint64_t key_hash(const uint64_t *k, int words)
@@ -44,77 +43,110 @@ static uint64_t key_hash(const uint64_t *k, int words)
     return h;
 }
 
+static void aggtab_init(aggtab *t, int words)
+{
+    memset(t, 0, sizeof(*t));
+    t->words = words;
+    t->stride = words + 3;
+}
+
 static void aggtab_free(aggtab *t)
 {
-    free(t->ent);
-    free(t->slot);
-    memset(t, 0, sizeof(*t));
+    free(t->tab);
+    t->tab = NULL;
+    t->nslot = t->n = 0;
+}
+
+/* The entry at slot i, or NULL when it is empty. */
+static const uint64_t *aggtab_at(const aggtab *t, size_t i)
+{
+    const uint64_t *e = t->tab + i * (size_t)t->stride;
+    return e[t->words] != 0 ? e : NULL;
 }
 
 static int aggtab_grow(aggtab *t)
 {
     size_t ns = t->nslot ? t->nslot * 2 : 1024;
-    slot *sl = calloc(ns, sizeof(*sl));
-    if (sl == NULL)
+    if (ns > SIZE_MAX / sizeof(uint64_t) / (size_t)t->stride)
         return PDX_ENOMEM;
-    for (size_t i = 0; i < t->n; i++) {
-        size_t j = key_hash(t->ent[i].key, t->words) & (ns - 1);
-        while (sl[j].idx != 0)
+    uint64_t *nt = calloc(ns, (size_t)t->stride * sizeof(uint64_t));
+    if (nt == NULL)
+        return PDX_ENOMEM;
+    for (size_t i = 0; i < t->nslot; i++) {
+        const uint64_t *e = aggtab_at(t, i);
+        if (e == NULL)
+            continue;
+        size_t j = key_hash(e, t->words) & (ns - 1);
+        while (nt[j * (size_t)t->stride + (size_t)t->words] != 0)
             j = (j + 1) & (ns - 1);
-        sl[j].idx = (uint32_t)(i + 1);
-        sl[j].hash = (uint32_t)(key_hash(t->ent[i].key, t->words) >> 32);
+        memcpy(nt + j * (size_t)t->stride, e, (size_t)t->stride * sizeof(uint64_t));
     }
-    free(t->slot);
-    t->slot = sl;
+    free(t->tab);
+    t->tab = nt;
     t->nslot = ns;
     return PDX_OK;
 }
 
-static int key_eq(const uint64_t *a, const uint64_t *b, int words)
+static int aggtab_insert(aggtab *t, const pending *p)
 {
-    for (int i = 0; i < words; i++)
-        if (a[i] != b[i])
-            return 0;
-    return 1;
+    if ((t->n + 1) * 4 > t->nslot * 3 && aggtab_grow(t) < 0)
+        return PDX_ENOMEM;
+    size_t w = (size_t)t->words, mask = t->nslot - 1;
+    for (size_t j = p->hash & mask;; j = (j + 1) & mask) {
+        uint64_t *e = t->tab + j * (size_t)t->stride;
+        if (e[w] == 0) {
+            memcpy(e, p->key, w * sizeof(uint64_t));
+            e[w] = 1;
+            e[w + 1] = p->packets;
+            e[w + 2] = p->bytes;
+            t->n++;
+            return PDX_OK;
+        }
+        size_t k = 0;
+        while (k < w && e[k] == p->key[k])
+            k++;
+        if (k == w) {
+            e[w]++;
+            e[w + 1] += p->packets;
+            e[w + 2] += p->bytes;
+            return PDX_OK;
+        }
+    }
 }
 
-/* Adds one flow's counts under key (t->words words; the rest must be 0). */
+/* Counts one flow under key (t->words words). */
 static int aggtab_add(aggtab *t, const uint64_t *key, uint64_t packets, uint64_t bytes)
 {
-    if ((t->n + 1) * 2 > t->nslot && aggtab_grow(t) < 0)
-        return PDX_ENOMEM;
-    if (t->n >= UINT32_MAX - 1)
-        return PDX_ENOMEM;
-    uint64_t h = key_hash(key, t->words);
-    uint32_t h32 = (uint32_t)(h >> 32);
-    size_t j = h & (t->nslot - 1);
-    while (t->slot[j].idx != 0) {
-        if (t->slot[j].hash == h32) {
-            agg *e = &t->ent[t->slot[j].idx - 1];
-            if (key_eq(e->key, key, t->words)) {
-                e->flows++;
-                e->packets += packets;
-                e->bytes += bytes;
-                return PDX_OK;
-            }
-        }
-        j = (j + 1) & (t->nslot - 1);
+    if (t->queued == PIPE) {
+        int rc = aggtab_insert(t, &t->pipe[t->head]);
+        if (rc < 0)
+            return rc;
+        t->head = (t->head + 1) % PIPE;
+        t->queued--;
     }
-    if (t->n == t->cap) {
-        size_t nc = t->cap ? t->cap * 2 : 256;
-        agg *ne = realloc(t->ent, nc * sizeof(*ne));
-        if (ne == NULL)
-            return PDX_ENOMEM;
-        t->ent = ne;
-        t->cap = nc;
+    pending *p = &t->pipe[(t->head + t->queued) % PIPE];
+    memcpy(p->key, key, (size_t)t->words * sizeof(uint64_t));
+    p->hash = key_hash(key, t->words);
+    p->packets = packets;
+    p->bytes = bytes;
+    t->queued++;
+#if defined(__GNUC__)
+    if (t->tab != NULL)
+        __builtin_prefetch(t->tab + (p->hash & (t->nslot - 1)) * (size_t)t->stride, 1);
+#endif
+    return PDX_OK;
+}
+
+/* Inserts the adds still in flight. */
+static int aggtab_flush(aggtab *t)
+{
+    while (t->queued > 0) {
+        int rc = aggtab_insert(t, &t->pipe[t->head]);
+        if (rc < 0)
+            return rc;
+        t->head = (t->head + 1) % PIPE;
+        t->queued--;
     }
-    agg *e = &t->ent[t->n++];
-    memcpy(e->key, key, sizeof(e->key));
-    e->flows = 1;
-    e->packets = packets;
-    e->bytes = bytes;
-    t->slot[j].idx = (uint32_t)t->n;
-    t->slot[j].hash = h32;
     return PDX_OK;
 }
 
@@ -242,7 +274,7 @@ static int top_row(void *vctx, sqlite3_stmt *st, char *errbuf)
     case PDX_TOP_HOST:
         if ((rc = addr_col(st, 0, key, errbuf)) <= 0 || (rc = addr_col(st, 1, key2, errbuf)) <= 0)
             return rc;
-        if (!key_eq(key, key2, 2) && (rc = aggtab_add(&c->t, key2, packets, bytes)) < 0)
+        if ((key[0] != key2[0] || key[1] != key2[1]) && (rc = aggtab_add(&c->t, key2, packets, bytes)) < 0)
             return pdx_errf(errbuf, rc, "out of memory");
         break;
     case PDX_TOP_PORT: {
@@ -268,23 +300,24 @@ static int top_row(void *vctx, sqlite3_stmt *st, char *errbuf)
     return PDX_OK;
 }
 
-static void to_topent(const agg *g, int kind, pdx_topent *e)
+/* An aggregated entry (key words, flows, packets, bytes) as a pdx_topent. */
+static void to_topent(const uint64_t *g, int words, int kind, pdx_topent *e)
 {
     memset(e, 0, sizeof(*e));
     switch (kind) {
-    case PDX_TOP_PAIR: memcpy(e->b, g->key + 2, 16); /* fall through */
+    case PDX_TOP_PAIR: memcpy(e->b, g + 2, 16); /* fall through */
     case PDX_TOP_SRC:
     case PDX_TOP_DST:
-    case PDX_TOP_HOST: memcpy(e->a, g->key, 16); break;
-    case PDX_TOP_PORT: e->port = (int32_t)g->key[0]; break;
+    case PDX_TOP_HOST: memcpy(e->a, g, 16); break;
+    case PDX_TOP_PORT: e->port = (int32_t)g[0]; break;
     default:
-        e->proto = (int32_t)(int64_t)g->key[0];
-        e->ethertype = e->proto < 0 ? (int32_t)g->key[1] : 0;
+        e->proto = (int32_t)(int64_t)g[0];
+        e->ethertype = e->proto < 0 ? (int32_t)g[1] : 0;
         break;
     }
-    e->flows = g->flows;
-    e->packets = g->packets;
-    e->bytes = g->bytes;
+    e->flows = g[words];
+    e->packets = g[words + 1];
+    e->bytes = g[words + 2];
 }
 
 static uint64_t metric(const pdx_topent *e, int by)
@@ -341,8 +374,10 @@ int pdx_summary_top(sqlite3 *db, const pdx_select *s, int kind, int by, size_t l
     topctx c;
     memset(&c, 0, sizeof(c));
     c.kind = kind;
-    c.t.words = kind == PDX_TOP_PAIR ? 4 : kind == PDX_TOP_PORT ? 1 : 2;
+    aggtab_init(&c.t, kind == PDX_TOP_PAIR ? 4 : kind == PDX_TOP_PORT ? 1 : 2);
     int rc = scan(db, s, pdx_summary_top_sql(s, kind), top_row, &c, errbuf);
+    if (rc == PDX_OK && aggtab_flush(&c.t) < 0)
+        rc = pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
     if (rc < 0) {
         aggtab_free(&c.t);
         return rc;
@@ -358,12 +393,16 @@ int pdx_summary_top(sqlite3 *db, const pdx_select *s, int kind, int by, size_t l
     }
     /* Selection with a heap of the best `keep` so far (the worst at the
      * root), O(n log keep); then heapsort, which leaves the best first. */
-    for (size_t i = 0; i < c.t.n; i++) {
+    size_t i = 0;
+    for (size_t sl = 0; sl < c.t.nslot && keep > 0; sl++) {
+        const uint64_t *g = aggtab_at(&c.t, sl);
+        if (g == NULL)
+            continue;
         pdx_topent e;
-        to_topent(&c.t.ent[i], kind, &e);
+        to_topent(g, c.t.words, kind, &e);
         if (i < keep) {
             res[i] = e;
-            if (i + 1 == keep)
+            if (++i == keep)
                 for (size_t j = keep / 2; j-- > 0;)
                     heap_down(res, keep, j, by);
         } else if (rank_cmp(&e, &res[0], by) < 0) {
@@ -426,8 +465,10 @@ int pdx_summary_timeseries(sqlite3 *db, const pdx_select *s, int64_t interval_ns
     tsctx c;
     memset(&c, 0, sizeof(c));
     c.interval = interval_ns;
-    c.t.words = 1;
+    aggtab_init(&c.t, 1);
     int rc = scan(db, s, pdx_summary_timeseries_sql(s), ts_row, &c, errbuf);
+    if (rc == PDX_OK && aggtab_flush(&c.t) < 0)
+        rc = pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
     if (rc < 0) {
         aggtab_free(&c.t);
         return rc;
@@ -439,11 +480,16 @@ int pdx_summary_timeseries(sqlite3 *db, const pdx_select *s, int64_t interval_ns
             aggtab_free(&c.t);
             return pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
         }
-        for (size_t i = 0; i < c.t.n; i++) {
-            res[i].start_ns = (int64_t)c.t.ent[i].key[0];
-            res[i].flows = c.t.ent[i].flows;
-            res[i].packets = c.t.ent[i].packets;
-            res[i].bytes = c.t.ent[i].bytes;
+        size_t i = 0;
+        for (size_t sl = 0; sl < c.t.nslot; sl++) {
+            const uint64_t *g = aggtab_at(&c.t, sl);
+            if (g == NULL)
+                continue;
+            res[i].start_ns = (int64_t)g[0];
+            res[i].flows = g[1];
+            res[i].packets = g[2];
+            res[i].bytes = g[3];
+            i++;
         }
         qsort(res, c.t.n, sizeof(*res), bin_cmp);
     }

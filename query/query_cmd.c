@@ -1312,6 +1312,10 @@ int pdx_cmd_query(int argc, char **argv)
 
     memset(&o, 0, sizeof(o));
     memset(&sel, 0, sizeof(sel));
+    /* One thread, one connection: SQLite's per-call mutexes are pure cost
+     * when a summary reads millions of rows.  Fails harmlessly (SQLITE_MISUSE)
+     * when SQLite is already initialized. */
+    (void)sqlite3_config(SQLITE_CONFIG_MULTITHREAD);
     int r = parse_options(&o, argc, argv);
     if (r != 0) {
         free(o.expr);

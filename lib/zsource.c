@@ -1,0 +1,587 @@
+/* zsource.c - streaming and random-access decompression of captures. */
+#include "zsource.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <zlib.h>
+#include <zstd.h>
+
+#include "cursor.h"
+
+#define IN_CHUNK (256u * 1024u)
+#define SEEK_MAGIC 0x8F92EAB1u
+#define SKIPPABLE_SEEK 0x184D2A5Eu
+#define MAX_FRAMES (1u << 27)
+/* A seekable frame larger than this is refused rather than allocated. */
+#define MAX_FRAME_RAW (256u * 1024u * 1024u)
+
+const char *pdx_comp_name(int kind)
+{
+    switch (kind) {
+    case PDX_COMP_ZSTD: return "zstd";
+    case PDX_COMP_GZIP: return "gzip";
+    default: return "none";
+    }
+}
+
+int pdx_comp_parse(const char *name)
+{
+    if (name && strcmp(name, "zstd") == 0)
+        return PDX_COMP_ZSTD;
+    if (name && strcmp(name, "gzip") == 0)
+        return PDX_COMP_GZIP;
+    return PDX_COMP_NONE;
+}
+
+int pdx_comp_detect(int fd)
+{
+    uint8_t m[4];
+    if (pread(fd, m, 4, 0) != 4)
+        return PDX_COMP_NONE;
+    uint32_t v = pdx_load_le32(m);
+    if (v == 0xFD2FB528u || (v & 0xFFFFFFF0u) == 0x184D2A50u)
+        return PDX_COMP_ZSTD;
+    if (m[0] == 0x1f && m[1] == 0x8b)
+        return PDX_COMP_GZIP;
+    return PDX_COMP_NONE;
+}
+
+/* ---- streaming ---------------------------------------------------------------- */
+
+/* The decompressor state shared by streaming and non-seekable random reads. */
+typedef struct zstream {
+    int fd;
+    int kind;
+    int own_fd;
+    ZSTD_DCtx *dctx;
+    z_stream zs;
+    int zs_init;
+    uint8_t *in;
+    size_t in_len, in_pos;
+    uint64_t consumed;  /* compressed bytes handed to the decoder */
+    uint64_t produced;  /* uncompressed bytes handed out */
+    uint64_t read_off;  /* next compressed byte to read from fd */
+    int in_eof;
+    int done;           /* decoder reached the end of the data */
+    size_t frame_hint;  /* zstd: bytes the current frame still wants (0 at a frame end) */
+    char err[PDX_ERRBUF_SIZE];
+} zstream;
+
+static int zs_init(zstream *s, int fd, int kind)
+{
+    memset(s, 0, sizeof(*s));
+    s->fd = fd;
+    s->kind = kind;
+    s->in = malloc(IN_CHUNK);
+    if (s->in == NULL)
+        return -1;
+    if (kind == PDX_COMP_ZSTD) {
+        s->dctx = ZSTD_createDCtx();
+        if (s->dctx == NULL)
+            return -1;
+    } else {
+        if (inflateInit2(&s->zs, 15 + 32) != Z_OK) /* gzip or zlib header, auto */
+            return -1;
+        s->zs_init = 1;
+    }
+    return 0;
+}
+
+static void zs_free(zstream *s)
+{
+    ZSTD_freeDCtx(s->dctx);
+    if (s->zs_init)
+        inflateEnd(&s->zs);
+    free(s->in);
+    s->dctx = NULL;
+    s->zs_init = 0;
+    s->in = NULL;
+}
+
+static int zs_rewind(zstream *s)
+{
+    s->in_len = s->in_pos = 0;
+    s->consumed = s->produced = s->read_off = 0;
+    s->in_eof = s->done = 0;
+    s->frame_hint = 0;
+    if (s->kind == PDX_COMP_ZSTD)
+        return ZSTD_isError(ZSTD_DCtx_reset(s->dctx, ZSTD_reset_session_only)) ? -1 : 0;
+    return inflateReset(&s->zs) == Z_OK ? 0 : -1;
+}
+
+static int refill(zstream *s)
+{
+    if (s->in_pos < s->in_len || s->in_eof)
+        return 0;
+    ssize_t r;
+    do
+        r = pread(s->fd, s->in, IN_CHUNK, (off_t)s->read_off);
+    while (r < 0 && errno == EINTR);
+    if (r < 0) {
+        snprintf(s->err, sizeof(s->err), "read: %s", strerror(errno));
+        return -1;
+    }
+    s->read_off += (uint64_t)r;
+    s->in_len = (size_t)r;
+    s->in_pos = 0;
+    if (r == 0)
+        s->in_eof = 1;
+    return 0;
+}
+
+/* Decompresses up to n bytes into dst.  Returns bytes, 0 at the end, -1 on
+ * error (s->err says what, errno is EBADMSG). */
+static ssize_t zs_read(zstream *s, uint8_t *dst, size_t n)
+{
+    size_t out = 0;
+    while (out < n && !s->done) {
+        if (refill(s) < 0)
+            return -1;
+        if (s->in_pos == s->in_len && s->in_eof) {
+            if ((s->kind == PDX_COMP_ZSTD && s->frame_hint != 0) || s->kind == PDX_COMP_GZIP) {
+                snprintf(s->err, sizeof(s->err),
+                         "compressed data ends early (truncated %s stream at compressed offset %llu)",
+                         pdx_comp_name(s->kind), (unsigned long long)s->consumed);
+                errno = EBADMSG;
+                return -1;
+            }
+            s->done = 1;
+            break;
+        }
+        if (s->kind == PDX_COMP_ZSTD) {
+            ZSTD_inBuffer in = {s->in, s->in_len, s->in_pos};
+            ZSTD_outBuffer o = {dst, n, out};
+            size_t rc = ZSTD_decompressStream(s->dctx, &o, &in);
+            if (ZSTD_isError(rc)) {
+                snprintf(s->err, sizeof(s->err), "corrupt zstd data near compressed offset %llu: %s",
+                         (unsigned long long)(s->consumed + (in.pos - s->in_pos)),
+                         ZSTD_getErrorName(rc));
+                errno = EBADMSG;
+                return -1;
+            }
+            s->consumed += in.pos - s->in_pos;
+            s->in_pos = in.pos;
+            out = o.pos;
+            s->frame_hint = rc;
+        } else {
+            s->zs.next_in = s->in + s->in_pos;
+            s->zs.avail_in = (uInt)(s->in_len - s->in_pos);
+            s->zs.next_out = dst + out;
+            s->zs.avail_out = (uInt)PDX_MIN(n - out, (size_t)1 << 30);
+            int rc = inflate(&s->zs, Z_NO_FLUSH);
+            size_t used = (size_t)(s->zs.next_in - (s->in + s->in_pos));
+            s->consumed += used;
+            s->in_pos += used;
+            out = (size_t)(s->zs.next_out - dst);
+            if (rc == Z_STREAM_END) {
+                /* Concatenated gzip members continue. */
+                if (refill(s) < 0)
+                    return -1;
+                if (s->in_pos == s->in_len && s->in_eof) {
+                    s->done = 1;
+                    break;
+                }
+                inflateReset(&s->zs);
+            } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
+                snprintf(s->err, sizeof(s->err), "corrupt gzip data near compressed offset %llu: %s",
+                         (unsigned long long)s->consumed, s->zs.msg ? s->zs.msg : "inflate error");
+                errno = EBADMSG;
+                return -1;
+            }
+        }
+    }
+    s->produced += out;
+    return (ssize_t)out;
+}
+
+struct pdx_zsrc {
+    zstream s;
+};
+
+static ssize_t zsrc_read_cb(void *ctx, void *buf, size_t n)
+{
+    return zs_read(&((pdx_zsrc *)ctx)->s, buf, n);
+}
+
+uint64_t pdx_zsrc_consumed(const pdx_zsrc *z)
+{
+    return z ? z->s.consumed : 0;
+}
+
+const char *pdx_zsrc_error(const pdx_zsrc *z)
+{
+    return z ? z->s.err : "";
+}
+
+void pdx_zsrc_close(pdx_zsrc *z)
+{
+    if (z == NULL)
+        return;
+    zs_free(&z->s);
+    if (z->s.fd >= 0)
+        close(z->s.fd);
+    free(z);
+}
+
+int pdx_capture_open_any(const char *path, pdx_capture **cap, pdx_zsrc **zout, int *kind,
+                         char *errbuf)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0)
+        return pdx_errf(errbuf, PDX_EIO, "%s", strerror(errno));
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return pdx_errf(errbuf, PDX_EIO, "not a regular file");
+    }
+    int k = pdx_comp_detect(fd);
+    if (k == PDX_COMP_NONE) {
+        close(fd);
+        *zout = NULL;
+        *kind = PDX_COMP_NONE;
+        return pdx_capture_open(cap, path, errbuf);
+    }
+    pdx_zsrc *z = calloc(1, sizeof(*z));
+    if (z == NULL || zs_init(&z->s, fd, k) < 0) {
+        if (z)
+            zs_free(&z->s);
+        free(z);
+        close(fd);
+        return pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
+    }
+    pdx_source src = {z, zsrc_read_cb, NULL};
+    int rc = pdx_capture_open_source(cap, &src, errbuf);
+    if (rc < 0) {
+        if (z->s.err[0])
+            pdx_errf(errbuf, rc, "%s", z->s.err);
+        else if (rc == PDX_EFORMAT) {
+            char inner[PDX_ERRBUF_SIZE];
+            snprintf(inner, sizeof(inner), "%s", errbuf ? errbuf : "");
+            pdx_errf(errbuf, rc, "%s-compressed, but inside: %s", pdx_comp_name(k), inner);
+        }
+        pdx_zsrc_close(z);
+        return rc;
+    }
+    *zout = z;
+    *kind = k;
+    return PDX_OK;
+}
+
+/* ---- random access -------------------------------------------------------------- */
+
+struct pdx_zreader {
+    const char *path;
+    int fd;
+    int kind;
+    int seekable;
+    /* seekable: frame i holds raw [raw_off[i], raw_off[i + 1]) at comp_off[i] */
+    uint32_t nframes;
+    uint64_t *raw_off, *comp_off;
+    ZSTD_DCtx *dctx;
+    uint8_t *frame;     /* the cached decompressed frame */
+    size_t frame_cap;
+    int64_t cached;     /* its index, -1 when none */
+    uint8_t *cbuf;
+    size_t cbuf_cap;
+    /* not seekable: a stream positioned at stream.produced */
+    zstream stream;
+    int has_stream;
+    uint8_t *skipbuf;
+};
+
+static int read_full(int fd, void *buf, size_t n, uint64_t off)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(fd, (uint8_t *)buf + got, n - got, (off_t)(off + got));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        got += (size_t)r;
+    }
+    return 0;
+}
+
+/* Parses the seek table; 1 when there is a valid one, 0 when not, < 0 corrupt. */
+static int load_seek_table(pdx_zreader *z, uint64_t size, char *errbuf)
+{
+    uint8_t foot[9];
+    if (size < 17 || read_full(z->fd, foot, 9, size - 9) < 0)
+        return 0;
+    if (pdx_load_le32(foot + 5) != SEEK_MAGIC)
+        return 0;
+    uint32_t n = pdx_load_le32(foot);
+    uint8_t desc = foot[4];
+    if (desc & 0x7c)
+        return pdx_errf(errbuf, PDX_ECORRUPT, "%s: seek table uses reserved bits", z->path);
+    size_t es = (desc & 0x80) ? 12 : 8;
+    if (n > MAX_FRAMES || (uint64_t)n * es + 17 > size)
+        return pdx_errf(errbuf, PDX_ECORRUPT, "%s: seek table claims %u frames", z->path, n);
+    uint64_t tsize = (uint64_t)n * es + 9;
+    uint64_t tstart = size - tsize - 8;
+    uint8_t hdr[8];
+    if (read_full(z->fd, hdr, 8, tstart) < 0 || pdx_load_le32(hdr) != SKIPPABLE_SEEK ||
+        pdx_load_le32(hdr + 4) != tsize)
+        return pdx_errf(errbuf, PDX_ECORRUPT, "%s: truncated or damaged seek table", z->path);
+    uint8_t *t = malloc(n ? (size_t)n * es : 1);
+    z->raw_off = calloc((size_t)n + 1, sizeof(uint64_t));
+    z->comp_off = calloc((size_t)n + 1, sizeof(uint64_t));
+    if (t == NULL || z->raw_off == NULL || z->comp_off == NULL) {
+        free(t);
+        return pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
+    }
+    if (read_full(z->fd, t, (size_t)n * es, tstart + 8) < 0) {
+        free(t);
+        return pdx_errf(errbuf, PDX_EIO, "%s: cannot read the seek table", z->path);
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t c = pdx_load_le32(t + (size_t)i * es), r = pdx_load_le32(t + (size_t)i * es + 4);
+        if (r > MAX_FRAME_RAW) {
+            free(t);
+            return pdx_errf(errbuf, PDX_ECORRUPT, "%s: seek table frame %u claims %u bytes",
+                            z->path, i, r);
+        }
+        z->comp_off[i + 1] = z->comp_off[i] + c;
+        z->raw_off[i + 1] = z->raw_off[i] + r;
+    }
+    free(t);
+    if (z->comp_off[n] != tstart)
+        return pdx_errf(errbuf, PDX_ECORRUPT,
+                        "%s: seek table does not match the file (frames end at %llu, table at %llu)",
+                        z->path, (unsigned long long)z->comp_off[n], (unsigned long long)tstart);
+    z->nframes = n;
+    return 1;
+}
+
+int pdx_zreader_open(pdx_zreader **out, const char *path, int fd, uint64_t size, int kind,
+                     char *errbuf)
+{
+    pdx_zreader *z = calloc(1, sizeof(*z));
+    if (z == NULL)
+        return pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
+    z->path = path;
+    z->fd = fd;
+    z->kind = kind;
+    z->cached = -1;
+    int rc = kind == PDX_COMP_ZSTD ? load_seek_table(z, size, errbuf) : 0;
+    if (rc < 0) {
+        pdx_zreader_close(z);
+        return rc;
+    }
+    z->seekable = rc == 1;
+    if (z->seekable) {
+        z->dctx = ZSTD_createDCtx();
+        if (z->dctx == NULL) {
+            pdx_zreader_close(z);
+            return pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
+        }
+    } else {
+        if (zs_init(&z->stream, fd, kind) < 0 || (z->skipbuf = malloc(IN_CHUNK)) == NULL) {
+            zs_free(&z->stream);
+            pdx_zreader_close(z);
+            return pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
+        }
+        z->has_stream = 1;
+    }
+    *out = z;
+    return PDX_OK;
+}
+
+int pdx_zreader_seekable(const pdx_zreader *z)
+{
+    return z->seekable;
+}
+
+static int load_frame(pdx_zreader *z, uint32_t i, char *errbuf)
+{
+    if (z->cached == (int64_t)i)
+        return PDX_OK;
+    size_t clen = (size_t)(z->comp_off[i + 1] - z->comp_off[i]);
+    size_t rlen = (size_t)(z->raw_off[i + 1] - z->raw_off[i]);
+    if (clen > z->cbuf_cap) {
+        uint8_t *n = realloc(z->cbuf, clen);
+        if (n == NULL)
+            return pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
+        z->cbuf = n;
+        z->cbuf_cap = clen;
+    }
+    if (rlen > z->frame_cap) {
+        uint8_t *n = realloc(z->frame, rlen);
+        if (n == NULL)
+            return pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
+        z->frame = n;
+        z->frame_cap = rlen;
+    }
+    z->cached = -1;
+    if (read_full(z->fd, z->cbuf, clen, z->comp_off[i]) < 0)
+        return pdx_errf(errbuf, PDX_EIO, "%s: cannot read zstd frame %u at offset %llu", z->path, i,
+                        (unsigned long long)z->comp_off[i]);
+    size_t got = ZSTD_decompressDCtx(z->dctx, z->frame, rlen, z->cbuf, clen);
+    if (ZSTD_isError(got) || got != rlen)
+        return pdx_errf(errbuf, PDX_ECORRUPT, "%s: zstd frame %u at offset %llu is corrupt: %s",
+                        z->path, i, (unsigned long long)z->comp_off[i],
+                        ZSTD_isError(got) ? ZSTD_getErrorName(got) : "wrong decompressed size");
+    z->cached = i;
+    return PDX_OK;
+}
+
+int pdx_zreader_pread(pdx_zreader *z, uint8_t *buf, size_t n, uint64_t off, size_t *got,
+                      char *errbuf)
+{
+    size_t done = 0;
+    int rc;
+    if (z->seekable) {
+        while (done < n && off + done < z->raw_off[z->nframes]) {
+            uint64_t pos = off + done;
+            uint32_t lo = 0, hi = z->nframes;
+            while (hi - lo > 1) {
+                uint32_t mid = lo + (hi - lo) / 2;
+                if (z->raw_off[mid] <= pos)
+                    lo = mid;
+                else
+                    hi = mid;
+            }
+            if ((rc = load_frame(z, lo, errbuf)) < 0)
+                return rc;
+            size_t at = (size_t)(pos - z->raw_off[lo]);
+            size_t take = PDX_MIN(n - done, (size_t)(z->raw_off[lo + 1] - pos));
+            memcpy(buf + done, z->frame + at, take);
+            done += take;
+        }
+        *got = done;
+        return PDX_OK;
+    }
+    /* Streams only go forward: start again for an earlier offset. */
+    if (off < z->stream.produced && zs_rewind(&z->stream) < 0)
+        return pdx_errf(errbuf, PDX_EIO, "%s: cannot restart decompression", z->path);
+    while (z->stream.produced < off) {
+        size_t want = (size_t)PDX_MIN((uint64_t)IN_CHUNK, off - z->stream.produced);
+        ssize_t r = zs_read(&z->stream, z->skipbuf, want);
+        if (r < 0)
+            return pdx_errf(errbuf, PDX_ECORRUPT, "%s: %s", z->path, z->stream.err);
+        if (r == 0) {
+            *got = 0;
+            return PDX_OK;
+        }
+    }
+    while (done < n) {
+        ssize_t r = zs_read(&z->stream, buf + done, n - done);
+        if (r < 0)
+            return pdx_errf(errbuf, PDX_ECORRUPT, "%s: %s", z->path, z->stream.err);
+        if (r == 0)
+            break;
+        done += (size_t)r;
+    }
+    *got = done;
+    return PDX_OK;
+}
+
+void pdx_zreader_close(pdx_zreader *z)
+{
+    if (z == NULL)
+        return;
+    if (z->has_stream)
+        zs_free(&z->stream);
+    ZSTD_freeDCtx(z->dctx);
+    free(z->raw_off);
+    free(z->comp_off);
+    free(z->frame);
+    free(z->cbuf);
+    free(z->skipbuf);
+    free(z);
+}
+
+/* ---- writing seekable zstd ---------------------------------------------------- */
+
+int pdx_zstd_write_seekable(int in_fd, FILE *out, int level, size_t frame_size,
+                            pdx_zwriter_stats *st, char *errbuf)
+{
+    ZSTD_CCtx *cctx = ZSTD_createCCtx();
+    uint8_t *raw = malloc(frame_size);
+    size_t bound = ZSTD_compressBound(frame_size);
+    uint8_t *comp = malloc(bound);
+    uint8_t *table = NULL;
+    size_t tlen = 0, tcap = 0;
+    uint64_t off = 0;
+    int rc = PDX_OK;
+    memset(st, 0, sizeof(*st));
+    if (cctx == NULL || raw == NULL || comp == NULL) {
+        rc = pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
+        goto out;
+    }
+    size_t zr;
+    if (ZSTD_isError(zr = ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level)) ||
+        ZSTD_isError(zr = ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1))) {
+        rc = pdx_errf(errbuf, PDX_EUSAGE, "zstd: %s", ZSTD_getErrorName(zr));
+        goto out;
+    }
+    for (;;) {
+        size_t have = 0;
+        while (have < frame_size) {
+            ssize_t r = pread(in_fd, raw + have, frame_size - have, (off_t)(off + have));
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r < 0) {
+                rc = pdx_errf(errbuf, PDX_EIO, "read: %s", strerror(errno));
+                goto out;
+            }
+            if (r == 0)
+                break;
+            have += (size_t)r;
+        }
+        if (have == 0)
+            break;
+        size_t c = ZSTD_compress2(cctx, comp, bound, raw, have);
+        if (ZSTD_isError(c)) {
+            rc = pdx_errf(errbuf, PDX_EIO, "zstd: %s", ZSTD_getErrorName(c));
+            goto out;
+        }
+        if (fwrite(comp, 1, c, out) != c) {
+            rc = pdx_errf(errbuf, PDX_EIO, "write: %s", strerror(errno));
+            goto out;
+        }
+        if (tlen + 8 > tcap) {
+            size_t nc = tcap ? tcap * 2 : 4096;
+            uint8_t *nt = realloc(table, nc);
+            if (nt == NULL) {
+                rc = pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
+                goto out;
+            }
+            table = nt;
+            tcap = nc;
+        }
+        pdx_store_le32(table + tlen, (uint32_t)c);
+        pdx_store_le32(table + tlen + 4, (uint32_t)have);
+        tlen += 8;
+        st->frames++;
+        st->raw_bytes += have;
+        st->comp_bytes += c;
+        off += have;
+        if (have < frame_size)
+            break;
+    }
+    uint8_t h[8], foot[9];
+    pdx_store_le32(h, SKIPPABLE_SEEK);
+    pdx_store_le32(h + 4, (uint32_t)(tlen + 9));
+    pdx_store_le32(foot, (uint32_t)st->frames);
+    foot[4] = 0;
+    pdx_store_le32(foot + 5, SEEK_MAGIC);
+    if (fwrite(h, 1, 8, out) != 8 || (tlen && fwrite(table, 1, tlen, out) != tlen) ||
+        fwrite(foot, 1, 9, out) != 9) {
+        rc = pdx_errf(errbuf, PDX_EIO, "write: %s", strerror(errno));
+        goto out;
+    }
+    st->comp_bytes += 8 + tlen + 9;
+out:
+    ZSTD_freeCCtx(cctx);
+    free(raw);
+    free(comp);
+    free(table);
+    return rc;
+}

@@ -239,7 +239,7 @@ static int prepare(carver *c, size_t from, size_t to)
         cstream *s = &c->streams[i];
         qsort(s->e, s->n, sizeof(*s->e), cmp_entry);
         rc = pdx_capfile_open(c->ix, s->capture_id, &s->cf, err);
-        if (rc == PDX_EMISSING || rc == PDX_ECHANGED || rc == PDX_EIO) {
+        if (rc == PDX_EMISSING || rc == PDX_ECHANGED || rc == PDX_EIO || rc == PDX_ECORRUPT) {
             if (c->partial) {
                 pdx_cli_warn("%s; its %zu packets are left out", err, s->n);
                 c->missing++;

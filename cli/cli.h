@@ -51,5 +51,6 @@ int pdx_cmd_packets(int argc, char **argv);
 int pdx_cmd_query(int argc, char **argv);
 int pdx_cmd_carve(int argc, char **argv);
 int pdx_cmd_verify(int argc, char **argv);
+int pdx_cmd_compress(int argc, char **argv);
 
 #endif

@@ -21,6 +21,7 @@ static const subcommand commands[] = {
     {"carve", pdx_cmd_carve, "write the packets of flows to pcap or pcapng"},
     {"packets", pdx_cmd_packets, "list the capture and offset of every packet of flows"},
     {"verify", pdx_cmd_verify, "check that indexed captures are present and unchanged"},
+    {"compress", pdx_cmd_compress, "rewrite captures as seekable zstd and repoint the index"},
 };
 
 static void usage(FILE *out)

@@ -499,7 +499,7 @@ void pdx_zreader_close(pdx_zreader *z)
 
 /* ---- writing seekable zstd ---------------------------------------------------- */
 
-int pdx_zstd_write_seekable(int in_fd, FILE *out, int level, size_t frame_size,
+int pdx_zstd_write_seekable(const pdx_source *src, FILE *out, int level, size_t frame_size,
                             pdx_zwriter_stats *st, char *errbuf)
 {
     ZSTD_CCtx *cctx = ZSTD_createCCtx();
@@ -524,7 +524,7 @@ int pdx_zstd_write_seekable(int in_fd, FILE *out, int level, size_t frame_size,
     for (;;) {
         size_t have = 0;
         while (have < frame_size) {
-            ssize_t r = pread(in_fd, raw + have, frame_size - have, (off_t)(off + have));
+            ssize_t r = src->read(src->ctx, raw + have, frame_size - have);
             if (r < 0 && errno == EINTR)
                 continue;
             if (r < 0) {

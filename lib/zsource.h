@@ -62,11 +62,11 @@ typedef struct pdx_zwriter_stats {
 } pdx_zwriter_stats;
 
 /*
- * Compresses in_fd (from its start) to out as seekable zstd: independent
- * frames of frame_size uncompressed bytes at the given level, each with a
- * content checksum, then the seek table.  0, or a negative code.
+ * Compresses what src yields to out as seekable zstd: independent frames of
+ * frame_size uncompressed bytes at the given level, each with a content
+ * checksum, then the seek table.  0, or a negative code.
  */
-int pdx_zstd_write_seekable(int in_fd, FILE *out, int level, size_t frame_size,
+int pdx_zstd_write_seekable(const pdx_source *src, FILE *out, int level, size_t frame_size,
                             pdx_zwriter_stats *st, char *errbuf);
 
 #endif

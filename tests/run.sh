@@ -39,6 +39,7 @@ suite cli sh tests/cli.sh "$BUILD"
 [ -f tests/check_decode.py ] && suite decode python3 tests/check_decode.py --decwalk "$BUILD/tools/decwalk"
 suite corpus python3 tests/check_corpus.py "$BUILD/pcapdex"
 suite payload sh tests/check_payload.sh "$BUILD"
+suite compressed sh tests/check_compressed.sh "$BUILD"
 suite kill sh tests/kill.sh "$BUILD" 20
 
 echo "$P passed, $F failed, $S skipped"

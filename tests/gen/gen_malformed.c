@@ -9,8 +9,8 @@
  * tricky (expect_error 0).  Damaged files start with good records so that a
  * reader has to index up to the damage.  Problems that keep framing intact
  * (caplen over the snaplen, caplen over origlen, a packet block naming a
- * missing interface) are not errors: the reader counts them and goes on,
- * as lib/capture.h specifies.
+ * missing interface) are not errors: the reader returns the record, counts
+ * the problem and goes on, as lib/capture.h specifies.
  */
 #include "gen.h"
 
@@ -394,9 +394,9 @@ static void pcapng_files(mctx *m)
     len = good_frame(f, 5);
     ng_epb(&b, 0, 3, (uint64_t)T0 * 1000000u + 5000u, f, (uint32_t)len, (uint32_t)len);
     ng_good(&b, 0, 6, 3);
-    put(m, "pcapng-epb-missing-interface.pcapng", &b, 8, 0,
-        "EPB 6 names interface 3 of 1: framing holds, so skip it (count it as bad_iface) and return "
-        "the other 8 (libpcap and tshark stop here with an error)");
+    put(m, "pcapng-epb-missing-interface.pcapng", &b, 9, 0,
+        "EPB 6 names interface 3 of 1: framing holds, so return it (link type unknown), count it as "
+        "bad_iface and go on to the last 3 (libpcap and tshark stop here with an error)");
 
     ng_start(&b);
     {

@@ -1,0 +1,128 @@
+#!/bin/sh
+# check_compressed.sh - compressed captures index to the same flows as the
+# originals and carve to identical bytes: the corpus's gzip captures (beside
+# their decompressed copies), generated rotated sets compressed with
+# "pcapdex compress" into seekable zstd, a plain (non-seekable) zstd file,
+# and corrupt frames and damaged seek tables that must be detected.
+# Usage: tests/check_compressed.sh BUILD_DIR [CORPUS_DIR].
+# Ends with "compressed: N passed, N failed, N skipped".
+BUILD=${1:-build}
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+CORPUS=${2:-$TOP/../shared/corpus}
+PDX="$TOP/$BUILD/pcapdex"
+GEN="$TOP/$BUILD/pcapgen"
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+PASS=0 FAIL=0 SKIP=0
+ok() { PASS=$((PASS + 1)); echo "ok   $1"; }
+bad() { FAIL=$((FAIL + 1)); echo "FAIL $1: $2"; }
+q() { sqlite3 "$1" "$2"; }
+flows() {
+    q "$1" "SELECT id, proto, hex(src_ip), src_port, hex(dst_ip), dst_port, first_ns, last_ns,
+            src_packets, src_bytes, dst_packets, dst_bytes, end_reason FROM flows ORDER BY id"
+    "$PDX" packets --db "$1" --all | cut -f1,3
+}
+
+# ---- the corpus's gzip captures ------------------------------------------------------
+if [ -f "$CORPUS/catalog.tsv" ]; then
+    n=0
+    for gz in $(awk -F'\t' 'NR > 1 && $3 ~ /gzip-compressed/ { print $1 }' "$CORPUS/catalog.tsv"); do
+        n=$((n + 1))
+        plain="$CORPUS/${gz%.gz}"
+        [ -f "$plain" ] || { SKIP=$((SKIP + 1)); continue; }
+        name=$(basename "$gz")
+        "$PDX" index -q --db "$T/g$n.db" "$CORPUS/$gz" 2>/dev/null
+        rg=$?
+        "$PDX" index -q --db "$T/p$n.db" "$plain" 2>/dev/null
+        rp=$?
+        if [ "$rg" -ne "$rp" ]; then
+            bad "gzip_$name" "exit $rg for the .gz, $rp for the plain copy"
+            continue
+        fi
+        if [ "$(flows "$T/g$n.db")" = "$(flows "$T/p$n.db")" ]; then ok "gzip_$name"; else
+            bad "gzip_$name" "flows or offsets differ from the decompressed copy"; fi
+        "$PDX" carve -q --db "$T/g$n.db" --filter "" -o "$T/g$n.pcapng" --format pcapng 2>/dev/null
+        "$PDX" carve -q --db "$T/p$n.db" --filter "" -o "$T/p$n.pcapng" --format pcapng 2>/dev/null
+        cmp -s "$T/g$n.pcapng" "$T/p$n.pcapng" && ok "gzip_carve_$name" || bad "gzip_carve_$name" "carved files differ"
+        rm -f "$T/g$n.db"* "$T/p$n.db"* "$T"/*.pcapng
+    done
+else
+    echo "no corpus at $CORPUS: gzip captures skipped"
+    SKIP=$((SKIP + 1))
+fi
+
+# ---- generated rotated sets, compressed --------------------------------------------------
+mkdir -p "$T/plain" "$T/z"
+"$GEN" traffic -o "$T/all.pcap" --packets 60000 --concurrent 300 --seed 5 >/dev/null 2>&1
+"$GEN" split "$T/all.pcap" -o "$T/plain/r" --count 12000 >/dev/null 2>&1
+for f in "$T"/plain/r*.pcap; do cp "$f" "$T/z/"; done
+"$PDX" index -q --db "$T/plain.db" "$T"/plain/r*.pcap
+"$PDX" index -q --db "$T/z.db" "$T"/z/r*.pcap
+"$PDX" compress -q --db "$T/z.db" --remove --frame-size 256K "$T"/z/r*.pcap
+[ "$(ls "$T"/z/*.pcap.zst | wc -l)" -eq "$(ls "$T"/plain/*.pcap | wc -l)" ] && ok compress_wrote_all || bad compress_wrote_all "$(ls "$T/z")"
+[ -z "$(ls "$T"/z/*.pcap 2>/dev/null)" ] && ok compress_removed_originals || bad compress_removed_originals "left"
+same_q=$(q "$T/z.db" "SELECT count(*) FROM captures WHERE compression = 'zstd' AND path LIKE '%.zst'")
+[ "$same_q" -eq "$(ls "$T"/plain/*.pcap | wc -l)" ] && ok compress_repointed_index || bad compress_repointed_index "$same_q rows"
+"$PDX" verify -q --db "$T/z.db" && ok verify_after_compress || bad verify_after_compress "verify failed"
+BIG=$(q "$T/plain.db" "SELECT f.id FROM flows f WHERE (SELECT count(DISTINCT capture_id) FROM packets p WHERE p.flow_id = f.id) >= 2 ORDER BY src_packets + dst_packets DESC LIMIT 1")
+"$PDX" carve --db "$T/plain.db" "$BIG" -o "$T/big-plain.pcap"
+"$PDX" carve --db "$T/z.db" "$BIG" -o "$T/big-z.pcap" 2>"$T/err"
+cmp -s "$T/big-plain.pcap" "$T/big-z.pcap" && ok carve_from_seekable_zstd || bad carve_from_seekable_zstd "differs"
+grep -q "seek table" "$T/err" && bad seekable_no_warning "warned: $(cat "$T/err")" || ok seekable_no_warning
+"$PDX" carve -q --db "$T/z.db" --filter "" -o "$T/all-z.pcap"
+"$PDX" carve -q --db "$T/plain.db" --filter "" -o "$T/all-plain.pcap"
+cmp -s "$T/all-z.pcap" "$T/all-plain.pcap" && ok carve_everything_from_zstd || bad carve_everything_from_zstd "differs"
+# Indexing the compressed files directly gives the same flows.
+"$PDX" index -q --db "$T/zi.db" "$T"/z/r*.pcap.zst
+[ "$(flows "$T/zi.db")" = "$(flows "$T/plain.db")" ] && ok index_seekable_zstd_same_flows || bad index_seekable_zstd_same_flows "differ"
+# A plain zstd file (no seek table): indexed the same, carved by streaming, with a warning.
+zstd -q "$T/all.pcap" -o "$T/all.pcap.zst"
+"$PDX" index -q --db "$T/one.db" "$T/all.pcap"
+"$PDX" index -q --db "$T/onez.db" "$T/all.pcap.zst"
+[ "$(flows "$T/one.db")" = "$(flows "$T/onez.db")" ] && ok index_plain_zstd_same_flows || bad index_plain_zstd_same_flows "differ"
+"$PDX" carve --db "$T/one.db" "$BIG" -o "$T/o1.pcap" 2>/dev/null
+"$PDX" carve --db "$T/onez.db" "$BIG" -o "$T/o2.pcap" 2>"$T/err"
+cmp -s "$T/o1.pcap" "$T/o2.pcap" && ok carve_plain_zstd || bad carve_plain_zstd "differs"
+grep -q "without a seek table" "$T/err" && ok carve_plain_zstd_warns || bad carve_plain_zstd_warns "no warning"
+# ---- damage -----------------------------------------------------------------------------
+VICTIM=$(ls "$T"/z/*.pcap.zst | head -n 1)
+cp "$VICTIM" "$T/victim.bak"
+SIZE=$(stat -c %s "$VICTIM")
+# A corrupt frame: flip bytes in the middle of the first frame, keep size and mtime.
+MT=$(stat -c %y "$VICTIM")
+printf 'CORRUPTCORRUPT' | dd of="$VICTIM" bs=1 seek=5000 conv=notrunc 2>/dev/null
+touch -d "$MT" "$VICTIM"
+V_ID=$(q "$T/z.db" "SELECT id FROM captures WHERE path = '$VICTIM'")
+VF=$(q "$T/z.db" "SELECT flow_id FROM packets WHERE capture_id = $V_ID ORDER BY first_offset LIMIT 1")
+"$PDX" carve --db "$T/z.db" "$VF" -o "$T/bad.pcap" 2>"$T/err"
+rc=$?
+[ "$rc" -eq 6 ] && grep -q "frame 0" "$T/err" && ok corrupt_frame_detected || bad corrupt_frame_detected "exit $rc: $(cat "$T/err")"
+[ ! -e "$T/bad.pcap" ] && ok corrupt_frame_writes_nothing || bad corrupt_frame_writes_nothing "written"
+# Indexing it: the first frame holds the file header, so the capture is unreadable.
+"$PDX" index -q --db "$T/bad.db" "$VICTIM" 2>"$T/err"
+rc=$?
+[ "$rc" -eq 4 ] && grep -q "corrupt zstd" "$T/err" && ok corrupt_first_frame_unreadable || bad corrupt_first_frame_unreadable "exit $rc: $(cat "$T/err")"
+# A corrupt later frame: indexed up to the damage, with a warning.
+cp "$T/victim.bak" "$T/late.pcap.zst"
+printf 'CORRUPTCORRUPT' | dd of="$T/late.pcap.zst" bs=1 seek=$((SIZE / 2)) conv=notrunc 2>/dev/null
+"$PDX" index -q --db "$T/late.db" "$T/late.pcap.zst" 2>"$T/err"
+rc=$?
+[ "$rc" -eq 5 ] && grep -q "corrupt zstd" "$T/err" && ok corrupt_frame_index_warns || bad corrupt_frame_index_warns "exit $rc: $(cat "$T/err")"
+[ "$(q "$T/late.db" "SELECT status FROM captures")" = damaged ] && [ "$(q "$T/late.db" "SELECT packets > 0 FROM captures")" = 1 ] && ok corrupt_frame_indexed_up_to_it || bad corrupt_frame_indexed_up_to_it "$(q "$T/late.db" "SELECT status, packets FROM captures")"
+cp "$T/victim.bak" "$VICTIM"
+touch -d "$MT" "$VICTIM"
+# A damaged seek table: its frame count no longer matches the file.
+printf '\377' | dd of="$VICTIM" bs=1 seek=$((SIZE - 9)) conv=notrunc 2>/dev/null
+touch -d "$MT" "$VICTIM"
+"$PDX" carve --db "$T/z.db" "$VF" -o "$T/bad.pcap" 2>"$T/err"
+rc=$?
+[ "$rc" -eq 6 ] && grep -q "seek table" "$T/err" && ok damaged_seek_table_detected || bad damaged_seek_table_detected "exit $rc: $(cat "$T/err")"
+# A truncated file: the identity check catches it before any read.
+cp "$T/victim.bak" "$VICTIM"
+truncate -s $((SIZE - 20)) "$VICTIM"
+"$PDX" carve --db "$T/z.db" "$VF" -o "$T/bad.pcap" 2>"$T/err"
+rc=$?
+[ "$rc" -eq 6 ] && ok truncated_seek_table_detected || bad truncated_seek_table_detected "exit $rc: $(cat "$T/err")"
+
+echo "compressed: $PASS passed, $FAIL failed, $SKIP skipped"
+[ "$FAIL" -eq 0 ]

@@ -22,6 +22,7 @@
 #include "../cli/cli.h"
 #include "addr.h"
 #include "capture.h"
+#include "dbq.h"
 #include "decode.h"
 #include "flow.h"
 #include "index.h"
@@ -45,6 +46,8 @@ typedef struct bpf_entry {
 typedef struct indexer {
     const char *db_path;
     pdx_index *ix;
+    pdx_dbq *q;      /* the writer thread, with --jobs 2 or more */
+    long jobs;
     pdx_flowtab *ft;
     pdx_flow_cfg cfg;
     /* inputs */
@@ -94,6 +97,8 @@ static void usage(FILE *out)
             "  --filter EXPR         index only packets matching this BPF expression\n"
             "  --idle-timeout SECS   end a flow idle this long (default 120)\n"
             "  --close-timeout SECS  keep a closed TCP flow this long for stray packets (default 10)\n"
+            "  --jobs N              threads (default: the number of cores); with 2 or more,\n"
+            "                        database writing runs beside decoding\n"
             "  --json                print the summary as one JSON object on stdout\n"
             "  -q, --quiet           no progress line and no summary\n"
             "  -h, --help            this help\n"
@@ -314,6 +319,20 @@ static int adopt_cb(void *ctx, const pdx_flow *f)
     return pdx_flowtab_adopt(ctx, f);
 }
 
+/* The message of a failed flow-table op (the writer thread's, if any). */
+static const char *op_error(indexer *x, char *buf)
+{
+    if (x->q != NULL && pdx_dbq_sync(x->q, buf) < 0)
+        return buf;
+    return pdx_index_errmsg(x->ix);
+}
+
+/* Waits for the writer thread before the caller uses the index. */
+static int settle(indexer *x, char *err)
+{
+    return x->q != NULL ? pdx_dbq_sync(x->q, err) : PDX_OK;
+}
+
 /* Opens path to learn size, mtime and fingerprint. */
 static int file_identity(const char *path, uint64_t *size, int64_t *mtime, char fp[80], char *errbuf)
 {
@@ -450,7 +469,7 @@ static int index_one(indexer *x, input *in)
         }
         rc = pdx_flowtab_packet(x->ft, &pkt, rec.linktype, row.id, rec.offset, rec.ts_ns, rec.origlen);
         if (rc < 0) {
-            pdx_cli_error("%s: %s", x->db_path, pdx_index_errmsg(x->ix));
+            pdx_cli_error("%s: %s", x->db_path, op_error(x, err));
             goto fatal;
         }
         if (++since_check >= 65536) {
@@ -469,8 +488,8 @@ static int index_one(indexer *x, input *in)
         warn(x, "%s: %llu packets name an interface the capture does not describe", in->path,
              (unsigned long long)cs->bad_iface);
     rc = pdx_flowtab_end_capture(x->ft, row.id);
-    if (rc < 0) {
-        pdx_cli_error("%s: %s", x->db_path, pdx_index_errmsg(x->ix));
+    if (rc < 0 || settle(x, err) < 0) {
+        pdx_cli_error("%s: %s", x->db_path, rc < 0 ? op_error(x, err) : err);
         goto fatal;
     }
     row.raw_size = pdx_capture_tell(cap);
@@ -497,11 +516,13 @@ static int index_one(indexer *x, input *in)
     return CAP_OK;
 
 interrupted:
+    settle(x, err);
     pdx_index_rollback(x->ix);
     pdx_capture_close(cap);
     pdx_zsrc_close(zs);
     return CAP_STOP;
 fatal:
+    settle(x, err);
     pdx_index_rollback(x->ix);
     pdx_capture_close(cap);
     pdx_zsrc_close(zs);
@@ -569,6 +590,7 @@ int pdx_cmd_index(int argc, char **argv)
         {"idle-timeout", required_argument, NULL, 'i'},
         {"close-timeout", required_argument, NULL, 'c'},
         {"json", no_argument, NULL, 'j'},
+        {"jobs", required_argument, NULL, 'J'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -609,6 +631,15 @@ int pdx_cmd_index(int argc, char **argv)
             }
             break;
         case 'j': x.json = 1; break;
+        case 'J': {
+            char *end;
+            x.jobs = strtol(optarg, &end, 10);
+            if (*end != '\0' || x.jobs < 1 || x.jobs > 256) {
+                pdx_cli_error("--jobs: '%s' is not a number from 1 to 256", optarg);
+                return PDX_EXIT_USAGE;
+            }
+            break;
+        }
         case 'q': x.quiet = 1; break;
         case 'h': usage(stdout); return pdx_cli_close_stdout();
         default: usage(stderr); return PDX_EXIT_USAGE;
@@ -648,7 +679,17 @@ int pdx_cmd_index(int argc, char **argv)
         status = PDX_EXIT_DB;
         goto out;
     }
+    if (x.jobs == 0)
+        x.jobs = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? sysconf(_SC_NPROCESSORS_ONLN) : 1;
     pdx_flow_ops ops = {x.ix, pdx_index_put_segment, pdx_index_put_flow};
+    if (x.jobs > 1) {
+        if (pdx_dbq_start(&x.q, x.ix, err) < 0) {
+            pdx_cli_error("%s", err);
+            status = PDX_EXIT_DB;
+            goto out;
+        }
+        ops = pdx_dbq_ops(x.q);
+    }
     x.ft = pdx_flowtab_create(&x.cfg, &ops, max_id + 1);
     if (x.ft == NULL) {
         pdx_cli_error("out of memory");
@@ -698,6 +739,7 @@ int pdx_cmd_index(int argc, char **argv)
             status = PDX_EXIT_WARN;
     }
 out:
+    pdx_dbq_stop(x.q);
     pdx_flowtab_free(x.ft);
     pdx_index_close(x.ix);
     for (size_t i = 0; i < x.n_in; i++)

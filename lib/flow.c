@@ -30,12 +30,19 @@ typedef struct frag_entry {
     int64_t ts_ns;
 } frag_entry;
 
+/* A slot keeps the hash beside the pointer, so that probing past other
+ * flows does not touch their memory. */
+typedef struct slot {
+    uint64_t hash;
+    pdx_flow *f;
+} slot;
+
 struct pdx_flowtab {
     pdx_flow_cfg cfg;
     pdx_flow_ops ops;
     int64_t next_id;
     uint64_t created;
-    pdx_flow **slots; /* open addressing, linear probing */
+    slot *slots;      /* open addressing, linear probing */
     size_t cap;       /* power of two */
     size_t count;
     lru lists[3];
@@ -204,14 +211,14 @@ static int frag_match(const frag_entry *e, const pdx_pkt *p)
 
 /* ---- hash table ------------------------------------------------------------- */
 
-static pdx_flow **find_slot(pdx_flowtab *t, const pdx_flowkey *k, uint64_t h)
+static slot *find_slot(pdx_flowtab *t, const pdx_flowkey *k, uint64_t h)
 {
     size_t mask = t->cap - 1;
-    size_t i = (size_t)h & mask;
+    size_t i = (size_t)(h >> 7) & mask;
     for (;;) {
-        pdx_flow *f = t->slots[i];
-        if (f == NULL || (f->hash == h && memcmp(&f->key, k, sizeof(*k)) == 0))
-            return &t->slots[i];
+        slot *s = &t->slots[i];
+        if (s->f == NULL || (s->hash == h && memcmp(&s->f->key, k, sizeof(*k)) == 0))
+            return s;
         i = (i + 1) & mask;
     }
 }
@@ -219,17 +226,16 @@ static pdx_flow **find_slot(pdx_flowtab *t, const pdx_flowkey *k, uint64_t h)
 static int grow(pdx_flowtab *t)
 {
     size_t ncap = t->cap * 2;
-    pdx_flow **ns = calloc(ncap, sizeof(*ns));
+    slot *ns = calloc(ncap, sizeof(*ns));
     if (ns == NULL)
         return PDX_ENOMEM;
     for (size_t i = 0; i < t->cap; i++) {
-        pdx_flow *f = t->slots[i];
-        if (f == NULL)
+        if (t->slots[i].f == NULL)
             continue;
-        size_t j = (size_t)f->hash & (ncap - 1);
-        while (ns[j] != NULL)
+        size_t j = (size_t)(t->slots[i].hash >> 7) & (ncap - 1);
+        while (ns[j].f != NULL)
             j = (j + 1) & (ncap - 1);
-        ns[j] = f;
+        ns[j] = t->slots[i];
     }
     free(t->slots);
     t->slots = ns;
@@ -241,23 +247,23 @@ static int grow(pdx_flowtab *t)
 static void unhash(pdx_flowtab *t, pdx_flow *f)
 {
     size_t mask = t->cap - 1;
-    size_t i = (size_t)f->hash & mask;
-    while (t->slots[i] != f)
+    size_t i = (size_t)(f->hash >> 7) & mask;
+    while (t->slots[i].f != f)
         i = (i + 1) & mask;
     size_t j = i;
     for (;;) {
         j = (j + 1) & mask;
-        pdx_flow *g = t->slots[j];
-        if (g == NULL)
+        if (t->slots[j].f == NULL)
             break;
-        size_t home = (size_t)g->hash & mask;
-        /* g may move to i when its home is not in the cyclic range (i, j]. */
+        size_t home = (size_t)(t->slots[j].hash >> 7) & mask;
+        /* The entry may move to i when its home is not in the cyclic range (i, j]. */
         if ((j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j))) {
-            t->slots[i] = g;
+            t->slots[i] = t->slots[j];
             i = j;
         }
     }
-    t->slots[i] = NULL;
+    t->slots[i].f = NULL;
+    t->slots[i].hash = 0;
     t->count--;
 }
 
@@ -393,8 +399,9 @@ static int insert(pdx_flowtab *t, pdx_flow *f)
 {
     if ((t->count + 1) * 2 > t->cap && grow(t) < 0)
         return PDX_ENOMEM;
-    pdx_flow **s = find_slot(t, &f->key, f->hash);
-    *s = f;
+    slot *s = find_slot(t, &f->key, f->hash);
+    s->hash = f->hash;
+    s->f = f;
     t->count++;
     lru_append(t, f, (f->state & PDX_FS_CLOSED) ? LIST_CLOSING : LIST_OPEN);
     return PDX_OK;
@@ -429,8 +436,8 @@ void pdx_flowtab_free(pdx_flowtab *t)
     if (t == NULL)
         return;
     for (size_t i = 0; i < t->cap; i++)
-        if (t->slots[i])
-            flow_free(t->slots[i]);
+        if (t->slots[i].f)
+            flow_free(t->slots[i].f);
     free(t->slots);
     free(t->frags);
     free(t);
@@ -559,8 +566,7 @@ int pdx_flowtab_packet(pdx_flowtab *t, const pdx_pkt *p, uint32_t linktype, int6
                   (p->flags & PDX_PKT_HAS_MAC) != 0);
     }
     uint64_t h = key_hash(&k);
-    pdx_flow **slot = find_slot(t, &k, h);
-    pdx_flow *f = *slot;
+    pdx_flow *f = find_slot(t, &k, h)->f;
     int tcp = p->proto == 6 && p->kind != PDX_KIND_L2 && (p->flags & PDX_PKT_HAS_L4);
 
     /* A new SYN on a closed tuple starts a new flow. */
@@ -632,7 +638,7 @@ int pdx_flowtab_end_capture(pdx_flowtab *t, int64_t capture_id)
     if (rc < 0)
         return rc;
     for (size_t i = 0; i < t->cap; i++) {
-        pdx_flow *f = t->slots[i];
+        pdx_flow *f = t->slots[i].f;
         if (f == NULL || f->cur_capture != capture_id)
             continue;
         if ((rc = flush_segment(t, f)) < 0)

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <zstd.h>
 
 #include "communityid.h"
 #include "varint.h"
@@ -28,6 +29,7 @@ struct pdx_index {
     sqlite3_stmt *put_seg;
     uint8_t *zbuf;
     size_t zcap;
+    ZSTD_CCtx *zctx;
     int64_t max_dur;      /* longest flow duration stored (meta max_duration_ns) */
     int64_t max_dur_saved;
 };
@@ -212,6 +214,7 @@ void pdx_index_close(pdx_index *ix)
     sqlite3_finalize(ix->put_flow);
     sqlite3_finalize(ix->put_seg);
     sqlite3_close(ix->db);
+    ZSTD_freeCCtx(ix->zctx);
     free(ix->zbuf);
     free(ix);
 }
@@ -597,7 +600,9 @@ int pdx_index_put_segment(void *ctx, const pdx_flow *f)
         return dberr(ix, ix->err, "prepare");
     const uint8_t *blob;
     size_t blen;
-    int enc = pdx_offsets_encode(f->obuf, f->olen, &ix->zbuf, &ix->zcap, &blob, &blen);
+    if (ix->zctx == NULL)
+        ix->zctx = ZSTD_createCCtx();
+    int enc = pdx_offsets_encode(ix->zctx, f->obuf, f->olen, &ix->zbuf, &ix->zcap, &blob, &blen);
     if (enc < 0)
         return pdx_errf(ix->err, PDX_ENOMEM, "out of memory");
     st = ix->put_seg;

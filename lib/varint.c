@@ -63,8 +63,8 @@ uint64_t pdx_offsets_capacity(int encoding, const void *blob, size_t len)
     return raw;
 }
 
-int pdx_offsets_encode(const uint8_t *raw, size_t len, uint8_t **scratch, size_t *scratch_cap,
-                       const uint8_t **out, size_t *out_len)
+int pdx_offsets_encode(void *zctx, const uint8_t *raw, size_t len, uint8_t **scratch,
+                       size_t *scratch_cap, const uint8_t **out, size_t *out_len)
 {
     if (len >= PDX_OFFS_ZSTD_MIN) {
         size_t bound = ZSTD_compressBound(len);
@@ -75,7 +75,9 @@ int pdx_offsets_encode(const uint8_t *raw, size_t len, uint8_t **scratch, size_t
             *scratch = n;
             *scratch_cap = bound;
         }
-        size_t z = ZSTD_compress(*scratch, *scratch_cap, raw, len, PDX_OFFS_ZSTD_LEVEL);
+        size_t z = zctx != NULL ? ZSTD_compressCCtx(zctx, *scratch, *scratch_cap, raw, len,
+                                                     PDX_OFFS_ZSTD_LEVEL)
+                                : ZSTD_compress(*scratch, *scratch_cap, raw, len, PDX_OFFS_ZSTD_LEVEL);
         if (!ZSTD_isError(z) && z < len) {
             *out = *scratch;
             *out_len = z;

@@ -71,10 +71,11 @@ uint64_t pdx_offsets_capacity(int encoding, const void *blob, size_t len);
 /*
  * Encodes a raw varint byte string for storage: small strings stay as they
  * are (PDX_OFFS_VARINT); larger ones are zstd-compressed when that saves
- * space.  *out points either at raw or at *scratch (grown with realloc,
+ * space.  zctx is a ZSTD_CCtx the caller keeps for reuse (NULL: one is made
+ * per call).  *out points either at raw or at *scratch (grown with realloc,
  * owned by the caller).  Returns the encoding, or -1 when out of memory.
  */
-int pdx_offsets_encode(const uint8_t *raw, size_t len, uint8_t **scratch, size_t *scratch_cap,
-                       const uint8_t **out, size_t *out_len);
+int pdx_offsets_encode(void *zctx, const uint8_t *raw, size_t len, uint8_t **scratch,
+                       size_t *scratch_cap, const uint8_t **out, size_t *out_len);
 
 #endif

@@ -387,7 +387,6 @@ typedef struct trow {
 } trow;
 
 typedef struct lister {
-    options *o;
     sqlite3 *db;
     capcache caps;
     int caps_first; /* CSV: no separator before the first path */
@@ -642,7 +641,8 @@ static char *list_sql(const options *o, const pdx_select *s)
 {
     const char *dir = o->sort_desc ? " DESC" : "";
     int by_id = strcmp(o->sort_sql, "id") == 0;
-    size_t len = strlen(s->where) + strlen(o->sort_sql) + 256;
+    size_t len = sizeof("SELECT " LIST_COLS " FROM flows  ORDER BY  DESC, id DESC LIMIT ?") +
+                 strlen(s->where) + strlen(o->sort_sql);
     char *sql = malloc(len);
     if (sql == NULL)
         return NULL;
@@ -653,7 +653,7 @@ static char *list_sql(const options *o, const pdx_select *s)
 
 static char *count_sql(const pdx_select *s)
 {
-    size_t len = strlen(s->where) + 64;
+    size_t len = sizeof("SELECT count(*) FROM flows ") + strlen(s->where);
     char *sql = malloc(len);
     if (sql != NULL)
         snprintf(sql, len, "SELECT count(*) FROM flows %s", s->where);
@@ -723,7 +723,7 @@ static int explain(sqlite3 *db, const char *title, const char *sql, const pdx_se
         return rc;
     char *expanded = sqlite3_expanded_sql(st);
     printf("-- %s\nSQL:   %s\n", title, sql);
-    if (expanded != NULL && strcmp(expanded, sql) != 0)
+    if (s != NULL && expanded != NULL && strcmp(expanded, sql) != 0)
         printf("bound: %s\n", expanded);
     sqlite3_free(expanded);
     sqlite3_finalize(st);
@@ -788,7 +788,6 @@ static int run_list(options *o, sqlite3 *db, const pdx_select *s, const char *db
     char *sql = list_sql(o, s);
 
     memset(&l, 0, sizeof(l));
-    l.o = o;
     l.db = db;
     if (o->explain) {
         rc = explain(db, "flows", sql, s, 1, sql_limit(o), err);
@@ -1312,10 +1311,6 @@ int pdx_cmd_query(int argc, char **argv)
 
     memset(&o, 0, sizeof(o));
     memset(&sel, 0, sizeof(sel));
-    /* One thread, one connection: SQLite's per-call mutexes are pure cost
-     * when a summary reads millions of rows.  Fails harmlessly (SQLITE_MISUSE)
-     * when SQLite is already initialized. */
-    (void)sqlite3_config(SQLITE_CONFIG_MULTITHREAD);
     int r = parse_options(&o, argc, argv);
     if (r != 0) {
         free(o.expr);

@@ -91,7 +91,6 @@ CREATE TABLE flows (
 );
 
 CREATE INDEX flows_first ON flows(first_ns);
-CREATE INDEX flows_last ON flows(last_ns);
 CREATE INDEX flows_src ON flows(src_ip, first_ns);
 CREATE INDEX flows_dst ON flows(dst_ip, first_ns);
 CREATE INDEX flows_sport ON flows(src_port, first_ns);
@@ -103,6 +102,8 @@ CREATE INDEX flows_live ON flows(id) WHERE state & 1;
 -- offsets holds `count` record offsets as LEB128 varints of the difference
 -- to the previous offset (the first from 0); encoding 1 means that byte
 -- string is zstd-compressed.  docs/schema.md has the details.
+-- A rowid table: rows are appended as flows end, so pages stay full; the
+-- unique index finds a flow's rows.
 CREATE TABLE packets (
     flow_id      INTEGER NOT NULL REFERENCES flows(id),
     capture_id   INTEGER NOT NULL REFERENCES captures(id),
@@ -111,10 +112,10 @@ CREATE TABLE packets (
     first_offset INTEGER NOT NULL,
     last_offset  INTEGER NOT NULL,
     encoding     INTEGER NOT NULL,
-    offsets      BLOB NOT NULL,
-    PRIMARY KEY (flow_id, capture_id, seg)
-) WITHOUT ROWID;
+    offsets      BLOB NOT NULL
+);
 
+CREATE UNIQUE INDEX packets_flow ON packets(flow_id, capture_id, seg);
 CREATE INDEX packets_capture ON packets(capture_id);
 
 -- A readable view for people who open the index with sqlite3.

@@ -162,6 +162,14 @@ q "$T/inc2.db" "SELECT id, end_reason, state FROM flows ORDER BY id" >"$T/st.inc
 q "$T/a.db" "SELECT id, end_reason, state FROM flows ORDER BY id" >"$T/st.single"
 cmp -s "$T/st.single" "$T/st.inc2" && ok incremental_same_state || bad incremental_same_state "$(diff "$T/st.single" "$T/st.inc2" | head -3)"
 
+# --jobs 1 (one thread) and --jobs 2 (a writer thread) give the same database.
+# shellcheck disable=SC2086
+"$PDX" index -q --jobs 1 --db "$T/j1.db" $ROT
+# shellcheck disable=SC2086
+"$PDX" index -q --jobs 2 --db "$T/j2.db" $ROT
+dump() { sqlite3 "$1" .dump | grep -v "INSERT INTO captures"; q "$1" "SELECT path, packets, status FROM captures"; }
+[ "$(dump "$T/j1.db" | md5sum)" = "$(dump "$T/j2.db" | md5sum)" ] && ok jobs_same_database || bad jobs_same_database "differ"
+
 # ---- carve ------------------------------------------------------------------------------
 BIG=$(q "$T/r.db" "SELECT id FROM flows WHERE proto = 6 AND first_capture <> last_capture ORDER BY src_packets + dst_packets DESC LIMIT 1")
 [ -n "$BIG" ] && ok spanning_flow_found || bad spanning_flow_found "none"

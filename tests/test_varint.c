@@ -55,7 +55,7 @@ static void segment_roundtrip(size_t n, uint64_t step)
     uint8_t *scratch = NULL;
     size_t scap = 0, olen = 0;
     const uint8_t *out = NULL;
-    int enc = pdx_offsets_encode(raw, len, &scratch, &scap, &out, &olen);
+    int enc = pdx_offsets_encode(NULL, raw, len, &scratch, &scap, &out, &olen);
     CHECK(enc == PDX_OFFS_VARINT || enc == PDX_OFFS_ZSTD);
     CHECK_EQ(pdx_offsets_decode(enc, out, olen, n, back), 0);
     CHECK_MEM(back, offs, n * sizeof(*offs));
@@ -86,7 +86,7 @@ static void large_lists_compress(void)
     uint8_t *scratch = NULL;
     size_t scap = 0, olen = 0;
     const uint8_t *out = NULL;
-    CHECK_EQ(pdx_offsets_encode(raw, len, &scratch, &scap, &out, &olen), PDX_OFFS_ZSTD);
+    CHECK_EQ(pdx_offsets_encode(NULL, raw, len, &scratch, &scap, &out, &olen), PDX_OFFS_ZSTD);
     CHECK(olen < len / 10);
     free(scratch);
 }

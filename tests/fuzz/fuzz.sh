@@ -12,12 +12,12 @@ cd "$TOP" || exit 2
 mkdir -p "$FUZZ_CRASHES" || exit 2
 total=0
 
-# Largest input per target: whole captures are kept small (the readers'
-# paths do not depend on size past a few records), a frame fits a jumbo
-# Ethernet header stack, a filter a few hundred terms.
+# Largest input per target: captures are kept small (the readers' paths do
+# not depend on size past a few records; the seeds are cut to 16 KiB), a
+# frame fits any header stack, a filter a few hundred terms.
 max_len() {
     case $1 in
-    pcap | pcapng) echo 65536 ;;
+    pcap | pcapng) echo 16384 ;;
     decode) echo 4100 ;;
     query) echo 4096 ;;
     offsets) echo 8192 ;;

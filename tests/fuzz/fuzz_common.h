@@ -118,6 +118,14 @@ static inline int fuzz_src_skip(void *ctx, uint64_t n)
     return 0;
 }
 
+/* The buffered reader allocates a 1 MiB buffer, which under ASan costs
+ * more than the rest of a small input (mmap, shadow poisoning): the
+ * libFuzzer builds set 4, so that one input in four takes that path and the
+ * rest run at full speed; the replay takes it for every input. */
+#ifndef FUZZ_SOURCE_ONE_IN
+#define FUZZ_SOURCE_ONE_IN 1
+#endif
+
 /* Compares what parse_at gave for a record with what the sequential read gave. */
 static inline void fuzz_same_record(const pdx_record *a, const pdx_record *b)
 {
@@ -139,9 +147,10 @@ static inline void fuzz_same_record(const pdx_record *a, const pdx_record *b)
  * Reads the capture in data[0..size) with the in-memory reader to the end,
  * and for every record: checks its framing against the buffer, re-reads it
  * with pdx_record_parse_at (whole, then one byte short), decodes its bytes
- * with its link type.  Then reads the same bytes again through a byte
- * source that returns odd-sized pieces and requires the same records and
- * the same ending.
+ * with its link type.  When the last byte is a multiple of
+ * FUZZ_SOURCE_ONE_IN, also reads the same bytes through a byte source that
+ * returns odd-sized pieces and requires the same records and the same
+ * ending.
  */
 static inline void fuzz_walk_capture(const uint8_t *data, size_t size)
 {
@@ -152,17 +161,21 @@ static inline void fuzz_walk_capture(const uint8_t *data, size_t size)
     int rc, rc2;
     fuzz_src src;
     pdx_source s;
+    unsigned last = size > 0 ? data[size - 1] : 0;
+    int use_src = last % FUZZ_SOURCE_ONE_IN == 0;
 
     rc = pdx_capture_open_mem(&c, data, size, errbuf);
-    src.p = data;
-    src.len = size;
-    src.pos = 0;
-    src.step = size > 0 ? data[size - 1] : 0;
-    s.ctx = &src;
-    s.read = fuzz_src_read;
-    s.skip = (src.step & 1) ? fuzz_src_skip : NULL;
-    rc2 = pdx_capture_open_source(&c2, &s, errbuf2);
-    FUZZ_CHECK_EQ((unsigned)rc, (unsigned)rc2);
+    if (use_src) {
+        src.p = data;
+        src.len = size;
+        src.pos = 0;
+        src.step = last / FUZZ_SOURCE_ONE_IN;
+        s.ctx = &src;
+        s.read = fuzz_src_read;
+        s.skip = (src.step & 1) ? fuzz_src_skip : NULL;
+        rc2 = pdx_capture_open_source(&c2, &s, errbuf2);
+        FUZZ_CHECK_EQ((unsigned)rc, (unsigned)rc2);
+    }
     if (rc != 0) {
         FUZZ_CHECK(rc < 0);
         return;
@@ -212,11 +225,13 @@ static inline void fuzz_walk_capture(const uint8_t *data, size_t size)
         fuzz_decode_frame(rec.data, rec.caplen, rec.linktype);
 
         /* The buffered reader must see the same record. */
-        rc2 = pdx_capture_next(c2, &rec2, errbuf2);
-        FUZZ_CHECK_EQ(rc2, 1);
-        fuzz_same_record(&rec, &rec2);
-        FUZZ_CHECK_EQ(rec.ts_ns, rec2.ts_ns);
-        FUZZ_CHECK(memcmp(rec.data, rec2.data, rec.caplen) == 0);
+        if (use_src) {
+            rc2 = pdx_capture_next(c2, &rec2, errbuf2);
+            FUZZ_CHECK_EQ(rc2, 1);
+            fuzz_same_record(&rec, &rec2);
+            FUZZ_CHECK_EQ(rec.ts_ns, rec2.ts_ns);
+            FUZZ_CHECK(memcmp(rec.data, rec2.data, rec.caplen) == 0);
+        }
     }
     FUZZ_CHECK(rc <= 0);
     FUZZ_CHECK_EQ(pdx_capture_stats(c)->records, n);
@@ -225,12 +240,15 @@ static inline void fuzz_walk_capture(const uint8_t *data, size_t size)
         FUZZ_CHECK_EQ((unsigned)pdx_capture_next(c, &rec, errbuf), (unsigned)rc);
     else
         FUZZ_CHECK_EQ(pdx_capture_next(c, &rec, errbuf), 0);
-    rc2 = pdx_capture_next(c2, &rec2, errbuf2);
-    if (rc != rc2)
-        fprintf(stderr, "memory reader: %d %s\nsource reader: %d %s\n", rc,
-                rc < 0 ? errbuf : "", rc2, rc2 < 0 ? errbuf2 : "");
-    FUZZ_CHECK_EQ((unsigned)rc, (unsigned)rc2);
-    FUZZ_CHECK(memcmp(pdx_capture_stats(c), pdx_capture_stats(c2), sizeof(pdx_capstats)) == 0);
+    if (use_src) {
+        rc2 = pdx_capture_next(c2, &rec2, errbuf2);
+        if (rc != rc2)
+            fprintf(stderr, "memory reader: %d %s\nsource reader: %d %s\n", rc,
+                    rc < 0 ? errbuf : "", rc2, rc2 < 0 ? errbuf2 : "");
+        FUZZ_CHECK_EQ((unsigned)rc, (unsigned)rc2);
+        FUZZ_CHECK(memcmp(pdx_capture_stats(c), pdx_capture_stats(c2), sizeof(pdx_capstats)) ==
+                   0);
+    }
     pdx_capture_close(c);
     pdx_capture_close(c2);
 }

@@ -54,7 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (uint64_t i = 0; i < count; i++)
         rawlen += pdx_varint_put(raw + rawlen, out[i] - (i ? out[i - 1] : 0));
     FUZZ_CHECK(rawlen <= cap);
-    enc2 = pdx_offsets_encode(raw, rawlen, &scratch, &scratch_cap, &enc_blob, &enc_len);
+    enc2 = pdx_offsets_encode(NULL, raw, rawlen, &scratch, &scratch_cap, &enc_blob, &enc_len);
     FUZZ_CHECK(enc2 == PDX_OFFS_VARINT || enc2 == PDX_OFFS_ZSTD);
     back = malloc((nout ? nout : 1) * sizeof(*back));
     FUZZ_CHECK(back != NULL);

@@ -56,6 +56,8 @@ $(BUILD)/libpdx.a: $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
+include tests/fuzz/Makefile.fuzz
+
 $(BUILD)/pcapdex: $(CLI_OBJ) $(BUILD)/libpdx.a
 	$(CC) $(ALL_CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libpdx.a $(LDLIBS)
 
@@ -72,7 +74,7 @@ $(BUILD)/unit: $(TEST_OBJ) $(BUILD)/libpdx.a
 unit: $(BUILD)/unit
 	$(BUILD)/unit
 
-check: all $(BUILD)/unit $(TOOLS)
+check: all $(BUILD)/unit $(TOOLS) $(FUZZ_REPLAY_BINS)
 	BUILD=$(BUILD) sh tests/run.sh
 
 check-asan:
@@ -83,6 +85,9 @@ demo: deps all
 
 bench: all
 	sh bench/bench.sh $(BUILD)
+
+robustness:
+	sh tests/robustness.sh
 
 deps:
 	sh .ci/deps.sh

@@ -99,12 +99,14 @@ wall() {
 }
 ms() { isnum "$1" && calc "$1 * 1000" '%.1f' || printf NA; }
 
-# Targets: target NAME MEASURED OP LIMIT SHOWN_MEASURED SHOWN_LIMIT
+# target NAME MEASURED OP LIMIT SHOWN_MEASURED SHOWN_LIMIT: MEASURED and LIMIT are
+# awk expressions; appends a line to the summary and prints MET, MISSED or N/A.
 target() {
-    if ! isnum "$2"; then v="N/A"
-    elif awk "BEGIN { exit !($2 $3 $4) }"; then v=MET
-    else v=MISSED; fi
-    printf '%-44s %-22s %-20s %s\n' "$1" "$5" "$6" "$v" >>"$W/summary"
+    case "$2 $4" in
+    *NA* | *nan* | *inf*) v="N/A" ;;
+    *) if awk "BEGIN { exit !(($2) $3 ($4)) }" 2>/dev/null; then v=MET; else v=MISSED; fi ;;
+    esac
+    printf '%-40s %-16s %-22s %s\n' "$1" "$5" "$6" "$v" >>"$W/summary"
     printf '%s' "$v"
 }
 
@@ -190,7 +192,7 @@ if want dns || want query; then
     "$GEN" dns -o "$W/dns.pcap" --flows "$DNSF" --seed "$SEED" >/dev/null || { echo "bench: pcapgen dns failed" >&2; exit 2; }
     DNS_SIZE=$(fsize "$W/dns.pcap")
     mkdir -p "$W/dnsrot"
-    "$GEN" split "$W/dns.pcap" -o "$W/dnsrot/dns_" --count "$CHUNKS" >/dev/null || { echo "bench: pcapgen split failed" >&2; exit 2; }
+    "$GEN" split "$W/dns.pcap" -o "$W/dnsrot/dns_" --bytes "$(( (DNS_SIZE + CHUNKS - 1) / CHUNKS ))" >/dev/null || { echo "bench: pcapgen split failed" >&2; exit 2; }
 fi
 
 # ================================================================ 1. indexer
@@ -411,10 +413,11 @@ if want query; then
         out "  the index is empty: skipped"
     else
         D=$W/dns.db
-        set -- $(sqlite3 -separator ' ' "$D" "SELECT src, sport, dst, dport FROM flows_view WHERE id = (SELECT max(id) / 2 FROM flows)")
+        set -- $(sqlite3 -separator ' ' "$D" "SELECT src, sport, dst, dport FROM flows_view WHERE id >= (SELECT max(id) / 2 FROM flows) AND ethertype = 2048 ORDER BY id LIMIT 1")
         HA=$1; PA=$2; HB=$3; PB=$4
-        FIRST=$(sqlite3 "$D" 'SELECT min(first_ns) / 1000000000 FROM flows')
-        SINCE=$((FIRST + 60)); UNTIL=$((SINCE + 3600))
+        # A one-hour window around the middle of the traffic.
+        SINCE=$(sqlite3 "$D" 'SELECT (min(first_ns) + max(last_ns)) / 2000000000 - 1800 FROM flows')
+        UNTIL=$((SINCE + 3600))
         log "4. queries: host $HA, 5-tuple, window $SINCE..$UNTIL, top hosts"
         sqlite3 "$D" 'SELECT 1 FROM flows LIMIT 1' >/dev/null # the db is in the page cache from section 2; touch it anyway
         cat "$D" >/dev/null
@@ -455,18 +458,18 @@ if want query; then
             fi
         }
         out "  pcapdex query ($QUERY_RUNS runs)                 ms (median)    rows   target"
-        q "host $HA" 10 "host $HA" --limit 1000 --format csv
-        q "host $HB (busy server)" 10 "host $HB" --limit 1000 --format csv
+        q "host A (a client)" 10 "host $HA" --limit 1000 --format csv
+        q "host B (a busy server)" 10 "host $HB" --limit 1000 --format csv
         q "5-tuple" 10 "proto udp and host $HA and port $PA and host $HB and port $PB" --limit 1000 --format csv
         q "1 h window" 10 --since "$SINCE" --until "$UNTIL" --limit 1000 --format csv
         q "--top host --by bytes" 1000 --top host --by bytes
-        out "  (5-tuple: proto udp and host $HA and port $PA and host $HB and port $PB;"
+        out "  (A = $HA, B = $HB; 5-tuple: proto udp and host $HA and port $PA and host $HB and port $PB;"
         out "   window: --since $SINCE --until $UNTIL, i.e. $(date -u -d "@$SINCE" +%FT%TZ) + 1 h)"
         if [ "${NF_OK:-0}" = 1 ]; then
             T1=$(date -u -d "@$SINCE" +%Y/%m/%d.%H:%M:%S); T2=$(date -u -d "@$UNTIL" +%Y/%m/%d.%H:%M:%S)
             out "  nfdump -R DIR -q ... ($NF_RUNS runs; one record per direction)"
-            nf "host $HA" -o csv -c 1000 "host $HA"
-            nf "host $HB (busy server)" -o csv -c 1000 "host $HB"
+            nf "host A (a client)" -o csv -c 1000 "host $HA"
+            nf "host B (a busy server)" -o csv -c 1000 "host $HB"
             nf "5-tuple" -o csv -c 1000 "proto udp and host $HA and port $PA and host $HB and port $PB"
             nf "1 h window (-t)" -o csv -c 1000 -t "$T1-$T2"
             nf "top hosts by bytes (-s ip/bytes)" -s ip/bytes -n 10
@@ -483,7 +486,7 @@ fi
 
 # ---------------------------------------------------------------- summary
 out "== Targets =="
-printf '%-44s %-22s %-20s %s\n' "target" "measured" "limit" "verdict"
+printf '%-40s %-16s %-22s %s\n' "target" "measured" "limit" "verdict"
 cat "$W/summary"
 out ""
 out "load average at end: $(cut -d' ' -f1-3 /proc/loadavg); total bench time $(($(date +%s) - T0)) s"

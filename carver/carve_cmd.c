@@ -237,7 +237,8 @@ static int prepare(carver *c, size_t from, size_t to)
     int status = PDX_EXIT_OK;
     for (size_t i = 0; i < c->n_streams; i++) {
         cstream *s = &c->streams[i];
-        qsort(s->e, s->n, sizeof(*s->e), cmp_entry);
+        if (s->n > 1)
+            qsort(s->e, s->n, sizeof(*s->e), cmp_entry);
         rc = pdx_capfile_open(c->ix, s->capture_id, &s->cf, err);
         if (rc == PDX_EMISSING || rc == PDX_ECHANGED || rc == PDX_EIO || rc == PDX_ECORRUPT) {
             if (c->partial) {
@@ -261,7 +262,8 @@ static int prepare(carver *c, size_t from, size_t to)
     }
     if (status != PDX_EXIT_OK)
         return status;
-    qsort(c->streams, c->n_streams, sizeof(*c->streams), cmp_stream);
+    if (c->n_streams > 1)
+        qsort(c->streams, c->n_streams, sizeof(*c->streams), cmp_stream);
     return PDX_EXIT_OK;
 }
 

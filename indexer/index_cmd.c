@@ -545,7 +545,8 @@ static void peek_times(indexer *x)
             pdx_zsrc_close(z);
         }
     }
-    qsort(x->in, x->n_in, sizeof(x->in[0]), cmp_input);
+    if (x->n_in > 1)
+        qsort(x->in, x->n_in, sizeof(x->in[0]), cmp_input);
 }
 
 static void summary(indexer *x, double secs)

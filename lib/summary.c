@@ -5,28 +5,35 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- aggregation table ----------------------------------------------------- */
+/* ---- aggregation ------------------------------------------------------------- */
 
-/* Open addressing with linear probing, entries stored inline: each slot is
- * `words` key words (an address is 2, a pair 4, a port, protocol or bin 1)
- * then flows, packets and bytes; flows = 0 marks an empty slot.  With
- * millions of distinct keys (a capture with a new client per flow) the time
- * goes into cache misses, so an add touches one slot, and adds are queued a
- * few rows behind the scan so that the slot can be prefetched meanwhile. */
+/*
+ * Entries are `words` key words (an address is 2, a pair 4, a port,
+ * protocol or bin 1) followed by flows, packets and bytes.  They are summed
+ * in a hash table (open addressing, linear probing, entries inline, flows = 0
+ * marks an empty slot) while it stays small enough for the caches.  Beyond
+ * SPILL_AT keys (a capture set with a new client address per flow has
+ * millions) each add would be a cache miss, so the table is spilled: its
+ * entries, and every later add, are appended to one of NPART partitions by
+ * the top bits of the key's hash; at the end each partition is summed on its
+ * own in a table that fits the caches.  Same result, a fraction of the time.
+ */
 #define KEY_WORDS 4
-#define PIPE 16 /* adds in flight */
+#define SPILL_AT (1u << 17)
+#define PART_BITS 8
+#define NPART (1u << PART_BITS)
 
-typedef struct pending {
-    uint64_t key[KEY_WORDS];
-    uint64_t hash, packets, bytes;
-} pending;
+typedef struct table {
+    uint64_t *e;
+    size_t nslot, n; /* nslot is a power of two (or 0) */
+} table;
 
 typedef struct aggtab {
-    int words, stride;  /* key words; words + 3 */
-    uint64_t *tab;
-    size_t nslot, n;    /* nslot is a power of two */
-    pending pipe[PIPE];
-    unsigned head, queued;
+    int words, stride; /* key words; words + 3 */
+    table t;
+    int spilled;
+    uint64_t *part[NPART];
+    size_t plen[NPART], pcap[NPART]; /* in entries */
 } aggtab;
 
 static uint64_t key_hash(const uint64_t *k, int words)
@@ -43,111 +50,164 @@ static uint64_t key_hash(const uint64_t *k, int words)
     return h;
 }
 
-static void aggtab_init(aggtab *t, int words)
+static void aggtab_init(aggtab *a, int words)
 {
-    memset(t, 0, sizeof(*t));
-    t->words = words;
-    t->stride = words + 3;
+    memset(a, 0, sizeof(*a));
+    a->words = words;
+    a->stride = words + 3;
 }
 
-static void aggtab_free(aggtab *t)
+static void aggtab_free(aggtab *a)
 {
-    free(t->tab);
-    t->tab = NULL;
-    t->nslot = t->n = 0;
+    free(a->t.e);
+    for (unsigned i = 0; i < NPART; i++)
+        free(a->part[i]);
+    aggtab_init(a, a->words);
 }
 
-/* The entry at slot i, or NULL when it is empty. */
-static const uint64_t *aggtab_at(const aggtab *t, size_t i)
+/* Sets up an empty table with room for n keys at most 3/4 full. */
+static int table_reset(table *t, size_t n, int stride)
 {
-    const uint64_t *e = t->tab + i * (size_t)t->stride;
-    return e[t->words] != 0 ? e : NULL;
-}
-
-static int aggtab_grow(aggtab *t)
-{
-    size_t ns = t->nslot ? t->nslot * 2 : 1024;
-    if (ns > SIZE_MAX / sizeof(uint64_t) / (size_t)t->stride)
-        return PDX_ENOMEM;
-    uint64_t *nt = calloc(ns, (size_t)t->stride * sizeof(uint64_t));
-    if (nt == NULL)
-        return PDX_ENOMEM;
-    for (size_t i = 0; i < t->nslot; i++) {
-        const uint64_t *e = aggtab_at(t, i);
-        if (e == NULL)
-            continue;
-        size_t j = key_hash(e, t->words) & (ns - 1);
-        while (nt[j * (size_t)t->stride + (size_t)t->words] != 0)
-            j = (j + 1) & (ns - 1);
-        memcpy(nt + j * (size_t)t->stride, e, (size_t)t->stride * sizeof(uint64_t));
+    size_t ns = 1024;
+    while (ns / 4 * 3 < n + 1) {
+        if (ns > SIZE_MAX / 2 / sizeof(uint64_t) / (size_t)stride)
+            return PDX_ENOMEM;
+        ns *= 2;
     }
-    free(t->tab);
-    t->tab = nt;
-    t->nslot = ns;
+    if (ns != t->nslot) {
+        uint64_t *e = calloc(ns, (size_t)stride * sizeof(uint64_t));
+        if (e == NULL)
+            return PDX_ENOMEM;
+        free(t->e);
+        t->e = e;
+        t->nslot = ns;
+    } else {
+        memset(t->e, 0, ns * (size_t)stride * sizeof(uint64_t));
+    }
+    t->n = 0;
     return PDX_OK;
 }
 
-static int aggtab_insert(aggtab *t, const pending *p)
+/* Adds entry g (key, flows, packets, bytes) to t, which must have room. */
+static void table_put(table *t, int words, int stride, const uint64_t *g, uint64_t hash)
 {
-    if ((t->n + 1) * 4 > t->nslot * 3 && aggtab_grow(t) < 0)
-        return PDX_ENOMEM;
-    size_t w = (size_t)t->words, mask = t->nslot - 1;
-    for (size_t j = p->hash & mask;; j = (j + 1) & mask) {
-        uint64_t *e = t->tab + j * (size_t)t->stride;
+    size_t w = (size_t)words, mask = t->nslot - 1;
+    for (size_t j = hash & mask;; j = (j + 1) & mask) {
+        uint64_t *e = t->e + j * (size_t)stride;
         if (e[w] == 0) {
-            memcpy(e, p->key, w * sizeof(uint64_t));
-            e[w] = 1;
-            e[w + 1] = p->packets;
-            e[w + 2] = p->bytes;
+            memcpy(e, g, (size_t)stride * sizeof(uint64_t));
             t->n++;
-            return PDX_OK;
+            return;
         }
         size_t k = 0;
-        while (k < w && e[k] == p->key[k])
+        while (k < w && e[k] == g[k])
             k++;
         if (k == w) {
-            e[w]++;
-            e[w + 1] += p->packets;
-            e[w + 2] += p->bytes;
-            return PDX_OK;
+            e[w] += g[w];
+            e[w + 1] += g[w + 1];
+            e[w + 2] += g[w + 2];
+            return;
         }
     }
 }
 
-/* Counts one flow under key (t->words words). */
-static int aggtab_add(aggtab *t, const uint64_t *key, uint64_t packets, uint64_t bytes)
+static int part_append(aggtab *a, const uint64_t *g, uint64_t hash)
 {
-    if (t->queued == PIPE) {
-        int rc = aggtab_insert(t, &t->pipe[t->head]);
-        if (rc < 0)
-            return rc;
-        t->head = (t->head + 1) % PIPE;
-        t->queued--;
+    unsigned p = (unsigned)(hash >> (64 - PART_BITS));
+    if (a->plen[p] == a->pcap[p]) {
+        size_t nc = a->pcap[p] ? a->pcap[p] * 2 : 4096;
+        if (nc > SIZE_MAX / sizeof(uint64_t) / (size_t)a->stride)
+            return PDX_ENOMEM;
+        uint64_t *np = realloc(a->part[p], nc * (size_t)a->stride * sizeof(uint64_t));
+        if (np == NULL)
+            return PDX_ENOMEM;
+        a->part[p] = np;
+        a->pcap[p] = nc;
     }
-    pending *p = &t->pipe[(t->head + t->queued) % PIPE];
-    memcpy(p->key, key, (size_t)t->words * sizeof(uint64_t));
-    p->hash = key_hash(key, t->words);
-    p->packets = packets;
-    p->bytes = bytes;
-    t->queued++;
-#if defined(__GNUC__)
-    if (t->tab != NULL)
-        __builtin_prefetch(t->tab + (p->hash & (t->nslot - 1)) * (size_t)t->stride, 1);
-#endif
+    memcpy(a->part[p] + a->plen[p]++ * (size_t)a->stride, g, (size_t)a->stride * sizeof(uint64_t));
     return PDX_OK;
 }
 
-/* Inserts the adds still in flight. */
-static int aggtab_flush(aggtab *t)
+/* Moves the table's entries into the partitions; later adds go there too. */
+static int aggtab_spill(aggtab *a)
 {
-    while (t->queued > 0) {
-        int rc = aggtab_insert(t, &t->pipe[t->head]);
-        if (rc < 0)
-            return rc;
-        t->head = (t->head + 1) % PIPE;
-        t->queued--;
+    for (size_t i = 0; i < a->t.nslot; i++) {
+        const uint64_t *e = a->t.e + i * (size_t)a->stride;
+        if (e[a->words] != 0 && part_append(a, e, key_hash(e, a->words)) < 0)
+            return PDX_ENOMEM;
     }
+    free(a->t.e);
+    memset(&a->t, 0, sizeof(a->t));
+    a->spilled = 1;
     return PDX_OK;
+}
+
+/* Counts one flow under key (a->words words). */
+static int aggtab_add(aggtab *a, const uint64_t *key, uint64_t packets, uint64_t bytes)
+{
+    uint64_t g[KEY_WORDS + 3];
+    size_t w = (size_t)a->words;
+    memcpy(g, key, w * sizeof(uint64_t));
+    g[w] = 1;
+    g[w + 1] = packets;
+    g[w + 2] = bytes;
+    uint64_t h = key_hash(key, a->words);
+    if (a->spilled)
+        return part_append(a, g, h);
+    if ((a->t.n + 1) > a->t.nslot / 4 * 3) {
+        if (a->t.n >= SPILL_AT)
+            return aggtab_spill(a) < 0 ? PDX_ENOMEM : part_append(a, g, h);
+        /* grow: rehash into a table twice the size */
+        table nt = {NULL, 0, 0};
+        if (table_reset(&nt, a->t.nslot ? a->t.nslot : 1, a->stride) < 0)
+            return PDX_ENOMEM;
+        for (size_t i = 0; i < a->t.nslot; i++) {
+            const uint64_t *e = a->t.e + i * (size_t)a->stride;
+            if (e[w] != 0)
+                table_put(&nt, a->words, a->stride, e, key_hash(e, a->words));
+        }
+        free(a->t.e);
+        a->t = nt;
+    }
+    table_put(&a->t, a->words, a->stride, g, h);
+    return PDX_OK;
+}
+
+/* Calls cb once per distinct key with its summed entry, in no particular
+ * order.  Consumes the partitions.  Returns 0, PDX_ENOMEM or cb's error. */
+static int aggtab_each(aggtab *a, int (*cb)(void *ctx, const uint64_t *e), void *ctx)
+{
+    int rc;
+    if (!a->spilled) {
+        for (size_t i = 0; i < a->t.nslot; i++) {
+            const uint64_t *e = a->t.e + i * (size_t)a->stride;
+            if (e[a->words] != 0 && (rc = cb(ctx, e)) < 0)
+                return rc;
+        }
+        return PDX_OK;
+    }
+    table t = {NULL, 0, 0};
+    rc = PDX_OK;
+    for (unsigned p = 0; p < NPART && rc == PDX_OK; p++) {
+        if (a->plen[p] == 0)
+            continue;
+        if ((rc = table_reset(&t, a->plen[p], a->stride)) < 0)
+            break;
+        for (size_t i = 0; i < a->plen[p]; i++) {
+            const uint64_t *g = a->part[p] + i * (size_t)a->stride;
+            table_put(&t, a->words, a->stride, g, key_hash(g, a->words));
+        }
+        free(a->part[p]);
+        a->part[p] = NULL;
+        a->plen[p] = a->pcap[p] = 0;
+        for (size_t i = 0; i < t.nslot && rc == PDX_OK; i++) {
+            const uint64_t *e = t.e + i * (size_t)a->stride;
+            if (e[a->words] != 0)
+                rc = cb(ctx, e);
+        }
+    }
+    free(t.e);
+    return rc;
 }
 
 /* ---- SQL --------------------------------------------------------------------- */
@@ -366,6 +426,61 @@ static void heap_down(pdx_topent *h, size_t n, size_t i, int by)
     }
 }
 
+/* The best `limit` entries seen (all when limit is 0).  Once full, a heap
+ * with the worst at the root, so n keys cost O(n log limit). */
+typedef struct topsel {
+    int kind, words, by;
+    size_t limit;
+    pdx_topent *res;
+    size_t n, cap;
+    int heap;
+} topsel;
+
+static int topsel_push(void *ctx, const uint64_t *g)
+{
+    topsel *t = ctx;
+    pdx_topent e;
+    to_topent(g, t->words, t->kind, &e);
+    if (t->heap) {
+        if (rank_cmp(&e, &t->res[0], t->by) < 0) {
+            t->res[0] = e;
+            heap_down(t->res, t->n, 0, t->by);
+        }
+        return PDX_OK;
+    }
+    if (t->n == t->cap) {
+        size_t nc = t->cap ? t->cap * 2 : 64;
+        if (t->limit != 0 && nc > t->limit)
+            nc = t->limit;
+        pdx_topent *nr = realloc(t->res, nc * sizeof(*nr));
+        if (nr == NULL)
+            return PDX_ENOMEM;
+        t->res = nr;
+        t->cap = nc;
+    }
+    t->res[t->n++] = e;
+    if (t->limit != 0 && t->n == t->limit) {
+        for (size_t j = t->n / 2; j-- > 0;)
+            heap_down(t->res, t->n, j, t->by);
+        t->heap = 1;
+    }
+    return PDX_OK;
+}
+
+/* Sorts the selection best first (heapsort). */
+static void topsel_finish(topsel *t)
+{
+    if (!t->heap)
+        for (size_t j = t->n / 2; j-- > 0;)
+            heap_down(t->res, t->n, j, t->by);
+    for (size_t m = t->n; m > 1; m--) {
+        pdx_topent tmp = t->res[0];
+        t->res[0] = t->res[m - 1];
+        t->res[m - 1] = tmp;
+        heap_down(t->res, m - 1, 0, t->by);
+    }
+}
+
 int pdx_summary_top(sqlite3 *db, const pdx_select *s, int kind, int by, size_t limit,
                     pdx_topent **out, size_t *n, char *errbuf)
 {
@@ -375,50 +490,18 @@ int pdx_summary_top(sqlite3 *db, const pdx_select *s, int kind, int by, size_t l
     memset(&c, 0, sizeof(c));
     c.kind = kind;
     aggtab_init(&c.t, kind == PDX_TOP_PAIR ? 4 : kind == PDX_TOP_PORT ? 1 : 2);
+    topsel sel = {kind, c.t.words, by, limit, NULL, 0, 0, 0};
     int rc = scan(db, s, pdx_summary_top_sql(s, kind), top_row, &c, errbuf);
-    if (rc == PDX_OK && aggtab_flush(&c.t) < 0)
+    if (rc == PDX_OK && aggtab_each(&c.t, topsel_push, &sel) < 0)
         rc = pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
+    aggtab_free(&c.t);
     if (rc < 0) {
-        aggtab_free(&c.t);
+        free(sel.res);
         return rc;
     }
-    size_t keep = (limit == 0 || limit > c.t.n) ? c.t.n : limit;
-    pdx_topent *res = NULL;
-    if (keep > 0) {
-        res = malloc(keep * sizeof(*res));
-        if (res == NULL) {
-            aggtab_free(&c.t);
-            return pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
-        }
-    }
-    /* Selection with a heap of the best `keep` so far (the worst at the
-     * root), O(n log keep); then heapsort, which leaves the best first. */
-    size_t i = 0;
-    for (size_t sl = 0; sl < c.t.nslot && keep > 0; sl++) {
-        const uint64_t *g = aggtab_at(&c.t, sl);
-        if (g == NULL)
-            continue;
-        pdx_topent e;
-        to_topent(g, c.t.words, kind, &e);
-        if (i < keep) {
-            res[i] = e;
-            if (++i == keep)
-                for (size_t j = keep / 2; j-- > 0;)
-                    heap_down(res, keep, j, by);
-        } else if (rank_cmp(&e, &res[0], by) < 0) {
-            res[0] = e;
-            heap_down(res, keep, 0, by);
-        }
-    }
-    for (size_t m = keep; m > 1; m--) {
-        pdx_topent tmp = res[0];
-        res[0] = res[m - 1];
-        res[m - 1] = tmp;
-        heap_down(res, m - 1, 0, by);
-    }
-    aggtab_free(&c.t);
-    *out = res;
-    *n = keep;
+    topsel_finish(&sel);
+    *out = sel.res;
+    *n = sel.n;
     return PDX_OK;
 }
 
@@ -434,6 +517,8 @@ int64_t pdx_summary_bin(int64_t t, int64_t interval_ns)
     int64_t r = t % interval_ns;
     if (r < 0)
         r += interval_ns;
+    if (t < INT64_MIN + r) /* only for times no capture can hold; avoids overflow */
+        return INT64_MIN;
     return t - r;
 }
 
@@ -457,6 +542,30 @@ static int bin_cmp(const void *a, const void *b)
     return x->start_ns < y->start_ns ? -1 : x->start_ns > y->start_ns;
 }
 
+typedef struct binlist {
+    pdx_tsbin *b;
+    size_t n, cap;
+} binlist;
+
+static int bin_push(void *ctx, const uint64_t *g)
+{
+    binlist *l = ctx;
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 64;
+        pdx_tsbin *nb = realloc(l->b, nc * sizeof(*nb));
+        if (nb == NULL)
+            return PDX_ENOMEM;
+        l->b = nb;
+        l->cap = nc;
+    }
+    l->b[l->n].start_ns = (int64_t)g[0];
+    l->b[l->n].flows = g[1];
+    l->b[l->n].packets = g[2];
+    l->b[l->n].bytes = g[3];
+    l->n++;
+    return PDX_OK;
+}
+
 int pdx_summary_timeseries(sqlite3 *db, const pdx_select *s, int64_t interval_ns,
                            pdx_tsbin **out, size_t *n, char *errbuf)
 {
@@ -466,35 +575,18 @@ int pdx_summary_timeseries(sqlite3 *db, const pdx_select *s, int64_t interval_ns
     memset(&c, 0, sizeof(c));
     c.interval = interval_ns;
     aggtab_init(&c.t, 1);
+    binlist l = {NULL, 0, 0};
     int rc = scan(db, s, pdx_summary_timeseries_sql(s), ts_row, &c, errbuf);
-    if (rc == PDX_OK && aggtab_flush(&c.t) < 0)
+    if (rc == PDX_OK && aggtab_each(&c.t, bin_push, &l) < 0)
         rc = pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
+    aggtab_free(&c.t);
     if (rc < 0) {
-        aggtab_free(&c.t);
+        free(l.b);
         return rc;
     }
-    pdx_tsbin *res = NULL;
-    if (c.t.n > 0) {
-        res = malloc(c.t.n * sizeof(*res));
-        if (res == NULL) {
-            aggtab_free(&c.t);
-            return pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
-        }
-        size_t i = 0;
-        for (size_t sl = 0; sl < c.t.nslot; sl++) {
-            const uint64_t *g = aggtab_at(&c.t, sl);
-            if (g == NULL)
-                continue;
-            res[i].start_ns = (int64_t)g[0];
-            res[i].flows = g[1];
-            res[i].packets = g[2];
-            res[i].bytes = g[3];
-            i++;
-        }
-        qsort(res, c.t.n, sizeof(*res), bin_cmp);
-    }
-    *out = res;
-    *n = c.t.n;
-    aggtab_free(&c.t);
+    if (l.n > 1)
+        qsort(l.b, l.n, sizeof(*l.b), bin_cmp);
+    *out = l.b;
+    *n = l.n;
     return PDX_OK;
 }

@@ -30,8 +30,9 @@ enum { PDX_BY_FLOWS = 0, PDX_BY_PACKETS, PDX_BY_BYTES };
 
 /* One entry of a top-N list.  Which key fields are meaningful depends on
  * the kind: a (src, dst, host), a and b (pair), port (port), proto and
- * ethertype (proto: proto is -1 for a non-IP flow).  Counters: flows, and
- * the flows' packets and wire bytes in both directions. */
+ * ethertype (proto: proto is -1 for a non-IP flow, and ethertype is then
+ * the flow's; 0 otherwise); the others are 0.  Counters: flows, and the
+ * flows' packets and wire bytes in both directions. */
 typedef struct pdx_topent {
     uint8_t a[16], b[16];
     int32_t port;
@@ -72,8 +73,9 @@ char *pdx_summary_timeseries_sql(const pdx_select *s);
 int pdx_summary_timeseries(sqlite3 *db, const pdx_select *s, int64_t interval_ns,
                            pdx_tsbin **out, size_t *n, char *errbuf);
 
-/* Start of the bin holding t: the largest multiple of interval_ns <= t
- * (floor, also before 1970). */
+/* Start of the bin holding t: the largest multiple of interval_ns (> 0)
+ * that is <= t (floor, also before 1970); INT64_MIN when that multiple is
+ * below INT64_MIN. */
 int64_t pdx_summary_bin(int64_t t, int64_t interval_ns);
 
 #endif

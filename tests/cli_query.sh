@@ -138,11 +138,29 @@ has explain_dport_index "$T/out" "USING INDEX flows_dport"
 expect explain_window 0 "$PDX" query --db "$DB" --explain --since 1700000001 --until 1700000002
 has explain_window_index "$T/out" "USING INDEX flows_(first|last)"
 expect explain_json 0 "$PDX" query --db "$DB" --explain --format json tcp
-has explain_captures "$T/out" "packets USING PRIMARY KEY"
+has explain_captures "$T/out" "SEARCH packets USING (PRIMARY KEY|COVERING INDEX packets_flow) \(flow_id=\?\)"
 expect explain_count 0 "$PDX" query --db "$DB" --explain --count tcp
 has explain_count_sql "$T/out" "count\(\*\)"
 expect explain_top 0 "$PDX" query --db "$DB" --explain --top host
 expect explain_series 0 "$PDX" query --db "$DB" --explain --timeseries 1m
+
+# a capture path with a quote, a comma, a line break and a byte that is not UTF-8
+ODD="$T/$(printf 'we"ird,\377 na\nme').pcap"
+cp "$T/qq.pcap" "$ODD"
+expect odd_path_index 0 "$PDX" index -q --db "$T/odd.db" "$ODD"
+expect odd_path_json 0 "$PDX" query --db "$T/odd.db" --format json --limit 1
+python3 - "$T/out" "$T" <<'PYEOF' && ok odd_path_json_valid || bad odd_path_json_valid "$(head -c 300 "$T/out")"
+import json, sys
+o = json.loads(open(sys.argv[1], "rb").read().decode("utf-8"))
+assert o["captures"] == [sys.argv[2] + '/we"ird,\ufffd na\nme.pcap'], o["captures"]
+PYEOF
+expect odd_path_csv 0 "$PDX" query --db "$T/odd.db" --format csv --limit 1
+python3 - "$T/out" "$T" <<'PYEOF' && ok odd_path_csv_quoted || bad odd_path_csv_quoted "$(head -c 300 "$T/out")"
+import csv, io, sys
+rows = list(csv.reader(io.StringIO(open(sys.argv[1], "rb").read().decode("utf-8", "surrogateescape"), newline="")))
+want = (sys.argv[2] + '/we"ird,\udcff na\nme.pcap')
+assert len(rows) == 2 and rows[1][-1] == want, rows
+PYEOF
 
 # ---- everything else against a brute-force evaluation in Python -----------------------------
 cat >"$T/oracle.py" <<'EOF'

@@ -192,7 +192,7 @@ if want dns || want query; then
     "$GEN" dns -o "$W/dns.pcap" --flows "$DNSF" --seed "$SEED" >/dev/null || { echo "bench: pcapgen dns failed" >&2; exit 2; }
     DNS_SIZE=$(fsize "$W/dns.pcap")
     mkdir -p "$W/dnsrot"
-    "$GEN" split "$W/dns.pcap" -o "$W/dnsrot/dns_" --bytes "$(( (DNS_SIZE + CHUNKS - 1) / CHUNKS ))" >/dev/null || { echo "bench: pcapgen split failed" >&2; exit 2; }
+    "$GEN" split "$W/dns.pcap" -o "$W/dnsrot/dns_" --bytes "$(( DNS_SIZE / CHUNKS + 65536 ))" >/dev/null || { echo "bench: pcapgen split failed" >&2; exit 2; }
 fi
 
 # ================================================================ 1. indexer
@@ -274,7 +274,7 @@ if want dns || want query; then
     NCH=$(ls "$W/dnsrot" | wc -l)
     last=0
     for f in "$W/dnsrot"/*; do
-        if awk "BEGIN { exit !($DNS_WALL + $last > $BUDGET) }"; then
+        if [ "$BUDGET" != 0 ] && awk "BEGIN { exit !($DNS_WALL + $last > $BUDGET) }"; then
             log "2. budget of $BUDGET s reached: stopping after $DNS_FILES of $NCH files"
             break
         fi
@@ -413,8 +413,8 @@ if want query; then
         out "  the index is empty: skipped"
     else
         D=$W/dns.db
-        set -- $(sqlite3 -separator ' ' "$D" "SELECT src, sport, dst, dport FROM flows_view WHERE id >= (SELECT max(id) / 2 FROM flows) AND ethertype = 2048 ORDER BY id LIMIT 1")
-        HA=$1; PA=$2; HB=$3; PB=$4
+        set -- $(sqlite3 -separator ' ' "$D" "SELECT src, sport, dst, dport FROM flows_view WHERE id = (SELECT id FROM flows WHERE id >= (SELECT max(id) / 2 FROM flows) AND ethertype = 2048 AND proto = 17 ORDER BY id LIMIT 1)")
+        HA=${1:-}; PA=${2:-}; HB=${3:-}; PB=${4:-}
         # A one-hour window around the middle of the traffic.
         SINCE=$(sqlite3 "$D" 'SELECT (min(first_ns) + max(last_ns)) / 2000000000 - 1800 FROM flows')
         UNTIL=$((SINCE + 3600))

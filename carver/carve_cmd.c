@@ -342,7 +342,8 @@ static int stream_next(carver *c, cstream *s)
             s->data = nb;
             s->data_cap = s->rec.caplen;
         }
-        memcpy(s->data, s->rec.data, s->rec.caplen);
+        if (s->rec.caplen > 0)
+            memcpy(s->data, s->rec.data, s->rec.caplen);
         s->rec.data = s->data;
         s->pkt = pkt;
         s->flow = e->flow;

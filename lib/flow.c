@@ -336,15 +336,23 @@ static int retire(pdx_flowtab *t, pdx_flow *f, int end_reason)
     return PDX_OK;
 }
 
+/* now - last > timeout, without overflow for any int64 times (damaged
+ * captures carry timestamps at the ends of the range). */
+static int expired(int64_t last, int64_t timeout, int64_t now)
+{
+    return now > last && (uint64_t)now - (uint64_t)last > (uint64_t)timeout;
+}
+
 static int sweep(pdx_flowtab *t)
 {
     int rc;
     pdx_flow *f;
-    while ((f = t->lists[LIST_OPEN].head) != NULL && f->last_ns + t->cfg.idle_timeout_ns < t->now)
+    while ((f = t->lists[LIST_OPEN].head) != NULL &&
+           expired(f->last_ns, t->cfg.idle_timeout_ns, t->now))
         if ((rc = retire(t, f, PDX_END_IDLE)) < 0)
             return rc;
     while ((f = t->lists[LIST_CLOSING].head) != NULL &&
-           f->last_ns + t->cfg.closing_timeout_ns < t->now)
+           expired(f->last_ns, t->cfg.closing_timeout_ns, t->now))
         if ((rc = retire(t, f, PDX_END_IDLE)) < 0)
             return rc;
     return PDX_OK;
@@ -554,7 +562,8 @@ int pdx_flowtab_packet(pdx_flowtab *t, const pdx_pkt *p, uint32_t linktype, int6
                 e->dport = dport;
                 e->icmp_id = icmp_id;
                 e->ts_ns = ts_ns;
-            } else if (p->frag_offset != 0 && frag_match(e, p) && ts_ns - e->ts_ns <= FRAG_TTL_NS) {
+            } else if (p->frag_offset != 0 && frag_match(e, p) &&
+                       !expired(e->ts_ns, FRAG_TTL_NS, ts_ns)) {
                 sport = e->sport;
                 dport = e->dport;
                 icmp_id = e->icmp_id;

@@ -582,8 +582,11 @@ int pdx_index_put_flow(void *ctx, const pdx_flow *f)
     sqlite3_bind_int64(st, 29, f->last_capture);
     if (sqlite3_step(st) != SQLITE_DONE)
         return dberr(ix, ix->err, "store flow");
-    if (f->last_ns - f->first_ns > ix->max_dur)
-        ix->max_dur = f->last_ns - f->first_ns;
+    int64_t dur;
+    if (__builtin_sub_overflow(f->last_ns, f->first_ns, &dur))
+        dur = INT64_MAX;
+    if (dur > ix->max_dur)
+        ix->max_dur = dur;
     return PDX_OK;
 }
 

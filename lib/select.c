@@ -47,8 +47,8 @@ int pdx_select_bind(const pdx_select *s, sqlite3_stmt *st, int first_index)
         sqlite3_bind_int64(st, i++, s->until_ns);
     if (s->has_since) {
         sqlite3_bind_int64(st, i++, s->since_ns);
-        int64_t lo = s->since_ns - s->max_dur;
-        if (lo > s->since_ns) /* overflow */
+        int64_t lo;
+        if (__builtin_sub_overflow(s->since_ns, s->max_dur, &lo))
             lo = INT64_MIN;
         sqlite3_bind_int64(st, i++, lo);
     }

@@ -31,6 +31,7 @@ typedef struct table {
 typedef struct aggtab {
     int words, stride; /* key words; words + 3 */
     table t;
+    table scratch;     /* for summing one partition */
     int spilled;
     uint64_t *part[NPART];
     size_t plen[NPART], pcap[NPART]; /* in entries */
@@ -50,6 +51,13 @@ static uint64_t key_hash(const uint64_t *k, int words)
     return h;
 }
 
+/* Entries are 4 to 7 words: a loop the compiler inlines beats a memcpy call. */
+static void copy_words(uint64_t *d, const uint64_t *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        d[i] = s[i];
+}
+
 static void aggtab_init(aggtab *a, int words)
 {
     memset(a, 0, sizeof(*a));
@@ -60,6 +68,7 @@ static void aggtab_init(aggtab *a, int words)
 static void aggtab_free(aggtab *a)
 {
     free(a->t.e);
+    free(a->scratch.e);
     for (unsigned i = 0; i < NPART; i++)
         free(a->part[i]);
     aggtab_init(a, a->words);
@@ -95,7 +104,7 @@ static void table_put(table *t, int words, int stride, const uint64_t *g, uint64
     for (size_t j = hash & mask;; j = (j + 1) & mask) {
         uint64_t *e = t->e + j * (size_t)stride;
         if (e[w] == 0) {
-            memcpy(e, g, (size_t)stride * sizeof(uint64_t));
+            copy_words(e, g, (size_t)stride);
             t->n++;
             return;
         }
@@ -111,20 +120,47 @@ static void table_put(table *t, int words, int stride, const uint64_t *g, uint64
     }
 }
 
+/* Sums the partition's duplicate keys in place, through the scratch table. */
+static int part_compact(aggtab *a, unsigned p)
+{
+    uint64_t *buf = a->part[p];
+    size_t st = (size_t)a->stride;
+    if (table_reset(&a->scratch, a->plen[p], a->stride) < 0)
+        return PDX_ENOMEM;
+    for (size_t i = 0; i < a->plen[p]; i++)
+        table_put(&a->scratch, a->words, a->stride, buf + i * st, key_hash(buf + i * st, a->words));
+    size_t n = 0;
+    for (size_t i = 0; i < a->scratch.nslot; i++) {
+        const uint64_t *e = a->scratch.e + i * st;
+        if (e[a->words] != 0)
+            copy_words(buf + n++ * st, e, st);
+    }
+    a->plen[p] = n;
+    return PDX_OK;
+}
+
+/* Appends entry g to its partition.  A full partition is first compacted,
+ * and grows only when that did not free half of it: keys seen again and
+ * again (servers) then cost no memory, and a partition never holds more
+ * than twice its distinct keys. */
 static int part_append(aggtab *a, const uint64_t *g, uint64_t hash)
 {
     unsigned p = (unsigned)(hash >> (64 - PART_BITS));
     if (a->plen[p] == a->pcap[p]) {
-        size_t nc = a->pcap[p] ? a->pcap[p] * 2 : 4096;
-        if (nc > SIZE_MAX / sizeof(uint64_t) / (size_t)a->stride)
+        if (a->pcap[p] != 0 && part_compact(a, p) < 0)
             return PDX_ENOMEM;
-        uint64_t *np = realloc(a->part[p], nc * (size_t)a->stride * sizeof(uint64_t));
-        if (np == NULL)
-            return PDX_ENOMEM;
-        a->part[p] = np;
-        a->pcap[p] = nc;
+        if (a->plen[p] > a->pcap[p] / 2 || a->pcap[p] == 0) {
+            size_t nc = a->pcap[p] ? a->pcap[p] * 2 : 1024;
+            if (nc > SIZE_MAX / sizeof(uint64_t) / (size_t)a->stride)
+                return PDX_ENOMEM;
+            uint64_t *np = realloc(a->part[p], nc * (size_t)a->stride * sizeof(uint64_t));
+            if (np == NULL)
+                return PDX_ENOMEM;
+            a->part[p] = np;
+            a->pcap[p] = nc;
+        }
     }
-    memcpy(a->part[p] + a->plen[p]++ * (size_t)a->stride, g, (size_t)a->stride * sizeof(uint64_t));
+    copy_words(a->part[p] + a->plen[p]++ * (size_t)a->stride, g, (size_t)a->stride);
     return PDX_OK;
 }
 
@@ -147,7 +183,7 @@ static int aggtab_add(aggtab *a, const uint64_t *key, uint64_t packets, uint64_t
 {
     uint64_t g[KEY_WORDS + 3];
     size_t w = (size_t)a->words;
-    memcpy(g, key, w * sizeof(uint64_t));
+    copy_words(g, key, w);
     g[w] = 1;
     g[w + 1] = packets;
     g[w + 2] = bytes;
@@ -186,27 +222,18 @@ static int aggtab_each(aggtab *a, int (*cb)(void *ctx, const uint64_t *e), void 
         }
         return PDX_OK;
     }
-    table t = {NULL, 0, 0};
     rc = PDX_OK;
     for (unsigned p = 0; p < NPART && rc == PDX_OK; p++) {
         if (a->plen[p] == 0)
             continue;
-        if ((rc = table_reset(&t, a->plen[p], a->stride)) < 0)
+        if ((rc = part_compact(a, p)) < 0)
             break;
-        for (size_t i = 0; i < a->plen[p]; i++) {
-            const uint64_t *g = a->part[p] + i * (size_t)a->stride;
-            table_put(&t, a->words, a->stride, g, key_hash(g, a->words));
-        }
+        for (size_t i = 0; i < a->plen[p] && rc == PDX_OK; i++)
+            rc = cb(ctx, a->part[p] + i * (size_t)a->stride);
         free(a->part[p]);
         a->part[p] = NULL;
         a->plen[p] = a->pcap[p] = 0;
-        for (size_t i = 0; i < t.nslot && rc == PDX_OK; i++) {
-            const uint64_t *e = t.e + i * (size_t)a->stride;
-            if (e[a->words] != 0)
-                rc = cb(ctx, e);
-        }
     }
-    free(t.e);
     return rc;
 }
 

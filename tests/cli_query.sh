@@ -685,6 +685,55 @@ ok("timeseries_has_empty_bins") if zero else fail("timeseries_has_empty_bins", "
 code, out, err = run(["--timeseries", "1ns"])
 ok("timeseries_too_many_bins") if code == 2 and "interval" in err else fail("timeseries_too_many_bins", (code, err))
 
+# ---- many distinct keys: the aggregation spills to partitions past 131072 keys ----------------
+import random
+random.seed(5)
+big = DB + ".big"
+dst = sqlite3.connect(big)
+con.backup(dst)
+N = 300000
+servers = [bytes(10) + b"\xff\xff" + bytes([192, 0, 2 + i // 250, i % 250]) for i in range(1000)]
+base = 1700300000 * 10**9
+def synth():
+    for i in range(N):
+        if i % 7:
+            src = bytes(10) + b"\xff\xff" + bytes([10, random.randrange(16), random.randrange(256), random.randrange(256)])
+            eth = 2048
+        else:
+            src = bytes.fromhex("20010db8") + random.randrange(1 << 20).to_bytes(12, "big")
+            eth = 34525
+        first = base + random.randrange(600 * 10**9)
+        yield (17 if i % 3 else 6, eth, 1, src, random.choice(servers), random.randrange(1024, 65536),
+               random.choice((53, 443, 8080)), first, first + random.randrange(10**9),
+               random.randrange(1, 50), random.randrange(40, 90000), random.randrange(0, 50),
+               random.randrange(0, 90000), 0, "idle", 0, 1, 1)
+dst.executemany("INSERT INTO flows (proto, ethertype, linktype, src_ip, dst_ip, src_port, dst_port, "
+                "first_ns, last_ns, src_packets, src_bytes, dst_packets, dst_bytes, tcp_flags, "
+                "end_reason, state, first_capture, last_capture) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", synth())
+dst.commit()
+dst.close()
+DB = big
+c2 = sqlite3.connect(DB)
+c2.row_factory = sqlite3.Row
+rows = [dict(r) for r in c2.execute("SELECT * FROM flows ORDER BY id")]
+for r in rows:
+    r["packets"] = r["src_packets"] + r["dst_packets"]
+    r["bytes"] = r["src_bytes"] + r["dst_bytes"]
+for kind, by, limit in (("host", "bytes", "0"), ("src", "flows", "25"), ("pair", "packets", "0"),
+                        ("dst", "bytes", "0")):
+    want = top(kind, by, lambda r: True)
+    if limit != "0":
+        want = want[:int(limit)]
+    code, out, err = run(["--top", kind, "--by", by, "--limit", limit, "--format", "json"])
+    got = [json.loads(l) for l in out.splitlines()]
+    name = "top_many_keys[%s by %s limit %s]" % (kind, by, limit)
+    ok(name) if got == want and code == 0 else fail(name, "got %d entries %s, wanted %d %s %s" % (len(got), got[:2], len(want), want[:2], err))
+want = series(10**6, lambda r: True)
+code, out, err = run(["--timeseries", "1ms", "--format", "json"])
+got = [json.loads(l) for l in out.splitlines()]
+ok("timeseries_many_bins") if got == want and code == 0 else fail("timeseries_many_bins", "got %d bins, wanted %d %s" % (len(got), len(want), err))
+
 sys.exit(0)
 EOF
 python3 "$T/oracle.py" "$DB" "$PDX" >"$T/oracle.out" 2>&1

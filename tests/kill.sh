@@ -48,7 +48,8 @@ while [ $i -lt "$KILLS" ]; do
     sleep "$(awk -v d="$delay" 'BEGIN { printf "%.3f", d / 1000 }')"
     kill -9 "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
-    if [ -f "$db" ]; then
+    # Killed before the schema was committed, the file holds no table yet.
+    if [ -f "$db" ] && [ "$(q "$db" "SELECT count(*) FROM sqlite_master WHERE name = 'captures'")" = 1 ]; then
         ic=$(q "$db" "PRAGMA integrity_check" 2>&1)
         half=$(q "$db" "SELECT count(*) FROM captures c WHERE status NOT IN ('complete', 'damaged')
                OR packets <> (SELECT coalesce(sum(count), 0) FROM packets p WHERE p.capture_id = c.id)" 2>&1)

@@ -169,7 +169,7 @@ out "GB = 10^9 bytes; MiB = 2^20 bytes; figures are medians unless marked"
 [ "$SCALE" = 1 ] || out "NOTE: reduced scale; the targets are defined for the full sizes"
 warn_load() {
     l=$(cut -d' ' -f1 /proc/loadavg)
-    if awk "BEGIN { exit !($l > $NCPU - 0.5) }"; then
+    if awk "BEGIN { exit !($l > $NCPU) }"; then
         out "NOTE: the machine is busy (load $l on $NCPU cores): wall times include waiting for the CPU; the CPU-time figures are steadier"
     fi
 }
@@ -249,9 +249,15 @@ if want index; then
     out "  index size after checkpoint: $(mib "$DB_SIZE") MiB = $(calc "100 * $DB_SIZE / $BIG_SIZE" '%.3f')% of the capture ($(calc "$DB_SIZE / $ALL_PACKETS" '%.1f') bytes/packet overall)"
     out "  packets table offsets: $(calc "$OFF_BYTES / $ALL_PACKETS" '%.2f') bytes/packet ($(mib "$OFF_BYTES") MiB for $ALL_PACKETS packets)"
     if sqlite3 "$W/big.db" 'SELECT 1 FROM dbstat LIMIT 1' >/dev/null 2>&1; then
-        out "  where the index bytes are (dbstat, MiB):"
-        sqlite3 -separator ' ' "$W/big.db" "SELECT name, round(sum(pgsize) / 1048576.0, 1) FROM dbstat GROUP BY name ORDER BY sum(pgsize) DESC LIMIT 12" |
-            awk '{ printf "    %-22s %8s\n", $1, $2 }'
+        out "  where the index bytes are (SQLite dbstat):"
+        out "    table or index            MiB  payload MiB  unused  overflow pages"
+        sqlite3 -separator ' ' "$W/big.db" "SELECT name, sum(pgsize) / 1048576.0, sum(payload) / 1048576.0,
+                100.0 * sum(unused) / sum(pgsize), sum(pagetype = 'overflow')
+                FROM dbstat GROUP BY name HAVING sum(pgsize) > 65536 ORDER BY sum(pgsize) DESC" |
+            awk '{ printf "    %-22s %7.1f %12.1f %6.0f%% %15d\n", $1, $2, $3, $4, $5 }'
+        set -- $(sqlite3 -separator ' ' "$W/big.db" "SELECT sum(CASE WHEN name LIKE 'flows%' THEN pgsize END),
+                sum(CASE WHEN name LIKE 'packets%' THEN pgsize END) FROM dbstat")
+        out "  flows and their indexes: $(calc "${1:-0} / $IX_FLOWS" '%.0f') bytes/flow; packets table and its index: $(calc "${2:-0} / $ALL_PACKETS" '%.2f') bytes/packet"
     fi
     rm -f "$W/big.db"*
 
@@ -296,7 +302,7 @@ if want dns || want query; then
     out "  flows/s per file, in order: $(grep . "$W/dnsrates" | tr '\n' ' ')"
     out "  peak RSS $(mib "$(maxof <"$W/dnsrss") * 1024") MiB; index $(mib "$(( $(fsize "$W/dns.db") + $(fsize "$W/dns.db-wal") ))") MiB for $DNS_FLOWS_DB flows"
     if [ "$DNS_FILES" -lt "$NCH" ]; then
-        out "  NOTE: BENCH_DNS_BUDGET=$BUDGET s stopped the run after $DNS_FILES of $NCH files; at this rate all $DNSF flows would take ~$(calc "$DNSF / $DNS_RATE" '%.0f') s"
+        out "  NOTE: BENCH_DNS_BUDGET=$BUDGET s stopped the run after $DNS_FILES of $NCH files; at the rate so far all $DNSF flows would take at least ~$(calc "$DNSF / $DNS_RATE" '%.0f') s"
     fi
     target "tiny flows indexed per second" "$DNS_RATE" '>=' 1000000 "$DNS_RATE/s" ">= 1000000/s" >/dev/null
     if [ "$HAVE_NFDUMP" = 1 ]; then

@@ -28,6 +28,8 @@
 #include "index.h"
 #include "zsource.h"
 
+#include <uv.h>
+
 #define MAX_EXCLUDES 64
 #define MAX_WARN_TEXT 4096
 
@@ -60,6 +62,9 @@ typedef struct indexer {
     bpf_entry *bpf;
     size_t n_bpf;
     int json, quiet, progress;
+    const char *watch_dir;  /* --watch */
+    int64_t settle_ns;
+    uv_loop_t *loop;
     /* totals */
     uint64_t captures_done, captures_skipped, captures_failed, captures_changed, captures_damaged;
     uint64_t packets, bytes, file_bytes, filtered, warnings, not_captures;
@@ -86,6 +91,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: pcapdex index [--db FILE] [OPTIONS] CAPTURE|DIR|GLOB...\n"
+            "       pcapdex index [--db FILE] [OPTIONS] --watch DIR\n"
             "\n"
             "Indexes pcap, pcapng and snoop captures into the flow index.  Directories are\n"
             "searched recursively; the captures are ordered by their first packet's time,\n"
@@ -97,6 +103,9 @@ static void usage(FILE *out)
             "  --filter EXPR         index only packets matching this BPF expression\n"
             "  --idle-timeout SECS   end a flow idle this long (default 120)\n"
             "  --close-timeout SECS  keep a closed TCP flow this long for stray packets (default 10)\n"
+            "  --watch DIR           keep indexing new captures in DIR until SIGINT/SIGTERM: a\n"
+            "                        capture is taken once a newer file appears or it has not\n"
+            "                        changed for --settle seconds (default 10)\n"
             "  --jobs N              threads (default: the number of cores); with 2 or more,\n"
             "                        database writing runs beside decoding\n"
             "  --json                print the summary as one JSON object on stdout\n"
@@ -582,6 +591,203 @@ static void summary(indexer *x, double secs)
                      (unsigned long long)x->not_captures);
 }
 
+/* ---- watch mode --------------------------------------------------------------- */
+
+/* What the watcher knows of a file in the directory. */
+typedef struct seen {
+    char *path;
+    uint64_t size;
+    int64_t mtime_ns;
+    double stable_since; /* when size and mtime last changed */
+    int done;            /* indexed, skipped, or not a capture at this size */
+} seen;
+
+typedef struct watcher {
+    indexer *x;
+    seen *files;
+    size_t n, cap;
+    uv_timer_t timer;
+    uv_fs_event_t event;
+    uv_signal_t sigint, sigterm;
+    int status;
+} watcher;
+
+static seen *seen_get(watcher *w, const char *path)
+{
+    for (size_t i = 0; i < w->n; i++)
+        if (strcmp(w->files[i].path, path) == 0)
+            return &w->files[i];
+    if (w->n == w->cap) {
+        size_t nc = w->cap ? w->cap * 2 : 64;
+        seen *n = realloc(w->files, nc * sizeof(*n));
+        if (n == NULL)
+            return NULL;
+        w->files = n;
+        w->cap = nc;
+    }
+    seen *s = &w->files[w->n];
+    memset(s, 0, sizeof(*s));
+    s->path = strdup(path);
+    if (s->path == NULL)
+        return NULL;
+    w->n++;
+    return s;
+}
+
+static int cmp_seen(const void *a, const void *b)
+{
+    const seen *const *x = a, *const *y = b;
+    if ((*x)->mtime_ns != (*y)->mtime_ns)
+        return (*x)->mtime_ns < (*y)->mtime_ns ? -1 : 1;
+    return strcmp((*x)->path, (*y)->path);
+}
+
+static watcher *walk_watcher;
+
+static int watch_walk_cb(const char *fpath, const struct stat *sb, int type, struct FTW *ftw)
+{
+    watcher *w = walk_watcher;
+    const char *base = fpath + ftw->base;
+    if (type != FTW_F || !S_ISREG(sb->st_mode) || base[0] == '.' || strstr(base, ".part") != NULL)
+        return 0;
+    char real[PATH_MAX];
+    if (realpath(fpath, real) == NULL)
+        return 0;
+    seen *s = seen_get(w, real);
+    if (s == NULL)
+        return -1;
+    int64_t mt = (int64_t)sb->st_mtim.tv_sec * 1000000000LL + sb->st_mtim.tv_nsec;
+    if (s->stable_since == 0 || s->size != (uint64_t)sb->st_size || s->mtime_ns != mt) {
+        s->size = (uint64_t)sb->st_size;
+        s->mtime_ns = mt;
+        s->stable_since = now_s();
+        s->done = 0;
+    }
+    return 0;
+}
+
+/* Indexes every complete capture: the writer has moved on to a newer file,
+ * or its size and mtime have not changed for the settle time. */
+static void watch_scan(watcher *w)
+{
+    indexer *x = w->x;
+    walk_watcher = w;
+    if (nftw(x->watch_dir, watch_walk_cb, 32, FTW_PHYS) != 0) {
+        pdx_cli_error("%s: cannot read directory: %s", x->watch_dir, strerror(errno));
+        w->status = PDX_EXIT_INPUT;
+        uv_stop(x->loop);
+        return;
+    }
+    seen **order = malloc((w->n ? w->n : 1) * sizeof(*order));
+    if (order == NULL)
+        return;
+    size_t k = 0;
+    for (size_t i = 0; i < w->n; i++)
+        if (!w->files[i].done)
+            order[k++] = &w->files[i];
+    if (k > 1)
+        qsort(order, k, sizeof(*order), cmp_seen);
+    double now = now_s();
+    int64_t newest = INT64_MIN;
+    for (size_t i = 0; i < w->n; i++)
+        if (w->files[i].mtime_ns > newest)
+            newest = w->files[i].mtime_ns;
+    for (size_t i = 0; i < k && !stop_requested; i++) {
+        seen *s = order[i];
+        int moved_on = s->mtime_ns < newest && now - s->stable_since >= 0.2;
+        int settled = (now - s->stable_since) * 1e9 >= (double)x->settle_ns;
+        if (!moved_on && !settled)
+            break; /* later files wait for this one: flows continue in time order */
+        input in = {s->path, 0, INT64_MAX};
+        uint64_t before_pk = x->packets, before_fl = pdx_flowtab_created(x->ft);
+        uint64_t done_before = x->captures_done;
+        int r = index_one(x, &in);
+        s->done = 1;
+        if (r == CAP_FATAL) {
+            w->status = PDX_EXIT_DB;
+            uv_stop(x->loop);
+            break;
+        }
+        if (r == CAP_STOP) {
+            w->status = PDX_EXIT_INTERRUPTED;
+            uv_stop(x->loop);
+            break;
+        }
+        if (x->captures_done > done_before && !x->quiet)
+            pdx_cli_note("indexed %s: %llu packets, %llu new flows, %zu flows open", s->path,
+                         (unsigned long long)(x->packets - before_pk),
+                         (unsigned long long)(pdx_flowtab_created(x->ft) - before_fl),
+                         pdx_flowtab_live(x->ft));
+    }
+    free(order);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    watch_scan(t->data);
+}
+
+static void on_fs_event(uv_fs_event_t *h, const char *name, int events, int status)
+{
+    watcher *w = h->data;
+    /* Look again soon: a rename or close is often the writer moving on. */
+    uv_timer_start(&w->timer, on_timer, 200, 500);
+}
+
+static void on_signal_uv(uv_signal_t *h, int sig)
+{
+    watcher *w = h->data;
+    stop_requested = sig;
+    if (!w->x->quiet)
+        pdx_cli_note("signal %d: stopping", sig);
+    uv_stop(w->x->loop);
+}
+
+static void close_cb(uv_handle_t *h, void *arg)
+{
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+/* Runs until SIGINT or SIGTERM.  Returns an exit code. */
+static int watch_run(indexer *x)
+{
+    watcher w;
+    uv_loop_t loop;
+    memset(&w, 0, sizeof(w));
+    w.x = x;
+    if (uv_loop_init(&loop) != 0) {
+        pdx_cli_error("cannot start the event loop");
+        return PDX_EXIT_INPUT;
+    }
+    x->loop = &loop;
+    uv_timer_init(&loop, &w.timer);
+    w.timer.data = &w;
+    uv_fs_event_init(&loop, &w.event);
+    w.event.data = &w;
+    uv_signal_init(&loop, &w.sigint);
+    uv_signal_init(&loop, &w.sigterm);
+    w.sigint.data = w.sigterm.data = &w;
+    if (uv_fs_event_start(&w.event, on_fs_event, x->watch_dir, UV_FS_EVENT_RECURSIVE) != 0 &&
+        !x->quiet)
+        pdx_cli_note("%s: no change notifications; looking every second", x->watch_dir);
+    uv_signal_start(&w.sigint, on_signal_uv, SIGINT);
+    uv_signal_start(&w.sigterm, on_signal_uv, SIGTERM);
+    uv_timer_start(&w.timer, on_timer, 0, 1000);
+    if (!x->quiet)
+        pdx_cli_note("watching %s (a capture is indexed once a newer one appears or it has not "
+                     "changed for %.0f s)", x->watch_dir, (double)x->settle_ns / 1e9);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_walk(&loop, close_cb, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    x->loop = NULL;
+    for (size_t i = 0; i < w.n; i++)
+        free(w.files[i].path);
+    free(w.files);
+    return w.status;
+}
+
 int pdx_cmd_index(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -592,6 +798,8 @@ int pdx_cmd_index(int argc, char **argv)
         {"close-timeout", required_argument, NULL, 'c'},
         {"json", no_argument, NULL, 'j'},
         {"jobs", required_argument, NULL, 'J'},
+        {"watch", required_argument, NULL, 'w'},
+        {"settle", required_argument, NULL, 'S'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -632,6 +840,13 @@ int pdx_cmd_index(int argc, char **argv)
             }
             break;
         case 'j': x.json = 1; break;
+        case 'w': x.watch_dir = optarg; break;
+        case 'S':
+            if (pdx_cli_parse_seconds(optarg, &x.settle_ns) < 0) {
+                pdx_cli_error("--settle: '%s' is not a number of seconds", optarg);
+                return PDX_EXIT_USAGE;
+            }
+            break;
         case 'J': {
             char *end;
             x.jobs = strtol(optarg, &end, 10);
@@ -646,7 +861,19 @@ int pdx_cmd_index(int argc, char **argv)
         default: usage(stderr); return PDX_EXIT_USAGE;
         }
     }
-    if (optind >= argc) {
+    if (x.settle_ns == 0)
+        x.settle_ns = 10LL * 1000000000LL;
+    if (x.watch_dir != NULL) {
+        struct stat st;
+        if (optind < argc) {
+            pdx_cli_error("--watch takes a directory and no other capture");
+            return PDX_EXIT_USAGE;
+        }
+        if (stat(x.watch_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            pdx_cli_error("--watch: %s is not a directory", x.watch_dir);
+            return PDX_EXIT_USAGE;
+        }
+    } else if (optind >= argc) {
         pdx_cli_error("no capture given");
         usage(stderr);
         return PDX_EXIT_USAGE;
@@ -711,6 +938,14 @@ int pdx_cmd_index(int argc, char **argv)
 
     x.progress = !x.quiet && isatty(STDERR_FILENO);
     x.t0 = now_s();
+    if (x.watch_dir != NULL) {
+        x.progress = 0;
+        status = watch_run(&x);
+        if (status == PDX_EXIT_INTERRUPTED || stop_requested)
+            status = PDX_EXIT_OK; /* a stop on request ends watching cleanly */
+        summary(&x, now_s() - x.t0);
+        goto out;
+    }
     peek_times(&x);
     for (size_t i = 0; i < x.n_in; i++) {
         int r = index_one(&x, &x.in[i]);

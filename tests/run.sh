@@ -41,8 +41,10 @@ suite fuzz sh tests/fuzz/replay.sh "$BUILD"
 suite corpus python3 tests/check_corpus.py "$BUILD/pcapdex"
 suite malformed sh tests/check_malformed.sh "$BUILD"
 suite payload sh tests/check_payload.sh "$BUILD"
+suite watch sh tests/watch.sh "$BUILD"
 suite compressed sh tests/check_compressed.sh "$BUILD"
-suite kill sh tests/kill.sh "$BUILD" 20
+# Under the sanitizers every run is several times slower: fewer kills there.
+suite kill sh tests/kill.sh "$BUILD" "${KILLS:-20}"
 
 echo "$P passed, $F failed, $S skipped"
 [ "$F" -eq 0 ]

@@ -162,7 +162,10 @@ OVERHEAD=$(median <"$W/t")
 
 out "pcapdex benchmark  $(date -u +%Y-%m-%dT%H:%M:%SZ)  rev $GITREV"
 out "machine: $NCPU cores ($CPUNAME), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM; load average at start $LOAD0"
-out "one-core runs pinned with taskset -c $CPU; page cache warmed (cat FILE >/dev/null) before every measurement"
+out "one-core runs pinned with taskset -c $CPU; page cache warmed (cat FILE >/dev/null) right before every measurement"
+if grep -qs '^on' /sys/kernel/mm/damon/admin/kdamonds/*/state; then
+    out "NOTE: DAMON is on (kdamond): the kernel pages out idle memory, so an index being built may be read back from disk; compare wall and CPU"
+fi
 out "sizes: traffic $(gb "$BIG") GB (--concurrent $CONC), rotated at $(gb "$SPLIT") GB, $DNSF DNS flows; BENCH_SCALE=$SCALE; runs $RUNS (carve $CARVE_RUNS, query $QUERY_RUNS, nfdump $NF_RUNS); seed $SEED"
 out "timer: wall clock from date +%s%N around the command; an empty pinned command takes $(ms "$OVERHEAD") ms"
 out "GB = 10^9 bytes; MiB = 2^20 bytes; figures are medians unless marked"
@@ -205,6 +208,7 @@ if want index; then
         i=0
         while [ $i -lt "$RUNS" ]; do
             log "1. tcpdump -r big.pcap -w /dev/null, run $((i + 1))/$RUNS"
+            cat "$W/big.pcap" >/dev/null
             measure tcpdump -r "$W/big.pcap" -w /dev/null 2>/dev/null
             echo "$M_WALL" >>"$W/tw"; echo "$M_CPU" >>"$W/tc"
             i=$((i + 1))
@@ -218,6 +222,7 @@ if want index; then
     while [ $i -lt "$RUNS" ]; do
         log "1. pcapdex index big.pcap, run $((i + 1))/$RUNS"
         rm -f "$W/big.db" "$W/big.db-wal" "$W/big.db-shm"
+        cat "$W/big.pcap" >/dev/null
         measure "$PDX" index --json --db "$W/big.db" "$W/big.pcap" >"$W/big.json" 2>"$W/big.err"
         [ "$M_RC" = 0 ] || log "pcapdex index exited $M_RC: $(head -c 300 "$W/big.err")"
         echo "$M_WALL" >>"$W/iw"; echo "$M_CPU" >>"$W/ic"; echo "$M_RSS" >>"$W/ir"
@@ -272,10 +277,8 @@ fi
 
 # ================================================================ 2. tiny flows
 if want dns || want query; then
-    log "2. DNS flows: warming the page cache"
-    cat "$W/dnsrot"/* >/dev/null
     rm -f "$W/dns.db"*
-    : >"$W/dnsrates"; : >"$W/dnsrss"
+    : >"$W/dnsrates"; : >"$W/dnscpu"; : >"$W/dnsrss"
     DNS_DONE=0; DNS_WALL=0; DNS_CPU=0; DNS_FILES=0
     NCH=$(ls "$W/dnsrot" | wc -l)
     last=0
@@ -285,6 +288,7 @@ if want dns || want query; then
             break
         fi
         log "2. pcapdex index $(basename "$f") ($DNS_DONE flows so far, $(calc "$DNS_WALL" '%.0f') s)"
+        cat "$f" >/dev/null
         measure "$PDX" index --json --db "$W/dns.db" "$f" >"$W/dns.json" 2>"$W/dns.err"
         [ "$M_RC" = 0 ] || log "pcapdex index exited $M_RC: $(head -c 300 "$W/dns.err")"
         n=$(jnum flows_created "$W/dns.json"); n=${n:-0}
@@ -292,6 +296,7 @@ if want dns || want query; then
         DNS_WALL=$(calc "$DNS_WALL + $M_WALL" '%.3f'); DNS_CPU=$(calc "$DNS_CPU + $M_CPU" '%.2f')
         last=$M_WALL
         calc "$n / $M_WALL" '%.0f' >>"$W/dnsrates"; echo >>"$W/dnsrates"
+        calc "$n / $M_CPU" '%.0f' >>"$W/dnscpu"; echo >>"$W/dnscpu"
         echo "$M_RSS" >>"$W/dnsrss"
     done
     DNS_RATE=$(calc "$DNS_DONE / $DNS_WALL" '%.0f')
@@ -300,6 +305,7 @@ if want dns || want query; then
     out "== 2. Tiny flows: $DNSF two-packet DNS flows, $(gb "$DNS_SIZE") GB, cut into $NCH files, one core =="
     out "  pcapdex index: $DNS_DONE flows from $DNS_FILES of $NCH files in $(calc "$DNS_WALL" '%.1f') s wall (cpu $DNS_CPU s): $DNS_RATE flows/s"
     out "  flows/s per file, in order: $(grep . "$W/dnsrates" | tr '\n' ' ')"
+    out "  the same per CPU second:    $(grep . "$W/dnscpu" | tr '\n' ' ')"
     out "  peak RSS $(mib "$(maxof <"$W/dnsrss") * 1024") MiB; index $(mib "$(( $(fsize "$W/dns.db") + $(fsize "$W/dns.db-wal") ))") MiB for $DNS_FLOWS_DB flows"
     if [ "$DNS_FILES" -lt "$NCH" ]; then
         out "  NOTE: BENCH_DNS_BUDGET=$BUDGET s stopped the run after $DNS_FILES of $NCH files; at the rate so far all $DNSF flows would take at least ~$(calc "$DNSF / $DNS_RATE" '%.0f') s"
@@ -357,6 +363,7 @@ if want carve; then
             while [ $i -lt "$RUNS" ]; do
                 log "3. tcpdump -r each file '$BPF', run $((i + 1))/$RUNS"
                 rm -rf "$W/td"; mkdir -p "$W/td"
+                cat "$W/rot"/* >/dev/null
                 sum=0; k=0
                 for f in "$W/rot"/*; do
                     measure tcpdump -r "$f" -w "$W/td/$(printf %03d $k).pcap" "$BPF" 2>/dev/null
@@ -370,6 +377,7 @@ if want carve; then
             TDC=NA
         fi
         log "3. pcapdex carve $CID x $CARVE_RUNS"
+        cat "$W/rot"/* "$W/rot.db" >/dev/null
         : >"$W/kw"; i=0
         while [ $i -lt "$CARVE_RUNS" ]; do
             wall pin "$PDX" carve -q --db "$W/rot.db" "$CID" -o "$W/carved.pcap"
@@ -463,6 +471,7 @@ if want query; then
                 printf '  %-34s %10s  %9s\n' "$name" "$(ms "$(median <"$W/qw")")" "$rows"
             fi
         }
+        cat "$D" >/dev/null
         out "  pcapdex query ($QUERY_RUNS runs)                 ms (median)    rows   target"
         q "host A (a client)" 10 "host $HA" --limit 1000 --format csv
         q "host B (a busy server)" 10 "host $HB" --limit 1000 --format csv
@@ -473,6 +482,7 @@ if want query; then
         out "   window: --since $SINCE --until $UNTIL, i.e. $(date -u -d "@$SINCE" +%FT%TZ) + 1 h)"
         if [ "${NF_OK:-0}" = 1 ]; then
             T1=$(date -u -d "@$SINCE" +%Y/%m/%d.%H:%M:%S); T2=$(date -u -d "@$UNTIL" +%Y/%m/%d.%H:%M:%S)
+            cat "$W/nf"/* >/dev/null 2>&1
             out "  nfdump -R DIR -q ... ($NF_RUNS runs; one record per direction)"
             nf "host A (a client)" -o csv -c 1000 "host $HA"
             nf "host B (a busy server)" -o csv -c 1000 "host $HB"

@@ -465,6 +465,7 @@ int pdx_flowtab_adopt(pdx_flowtab *t, const pdx_flow *src)
     f->cur_capture = -1;
     f->prev = f->next = NULL;
     f->obuf = f->inline_offs;
+    f->stored = 1;
     pdx_flow_make_key(f);
     if (f->last_ns > t->now)
         t->now = f->last_ns;
@@ -655,6 +656,7 @@ int pdx_flowtab_end_capture(pdx_flowtab *t, int64_t capture_id)
         f->state |= PDX_FS_LIVE;
         if (t->ops.put_flow && (rc = t->ops.put_flow(t->ops.ctx, f)) < 0)
             return rc;
+        f->stored = 1;
         /* The next capture starts a new segment list for this flow. */
         f->cur_capture = -1;
     }

@@ -26,6 +26,7 @@ struct pdx_index {
     int version;
     char err[PDX_ERRBUF_SIZE];
     sqlite3_stmt *put_flow;
+    sqlite3_stmt *upd_flow;
     sqlite3_stmt *put_seg;
     uint8_t *zbuf;
     size_t zcap;
@@ -185,7 +186,8 @@ int pdx_index_open(pdx_index **out, const char *path, int mode, char *errbuf)
     if (mode == PDX_INDEX_WRITE) {
         if ((rc = exec(ix, "PRAGMA journal_mode=WAL", errbuf)) < 0 ||
             (rc = exec(ix, "PRAGMA synchronous=NORMAL", errbuf)) < 0 ||
-            (rc = exec(ix, "PRAGMA cache_size=-32768", errbuf)) < 0) {
+            (rc = exec(ix, "PRAGMA cache_size=-65536", errbuf)) < 0 ||
+            (rc = exec(ix, "PRAGMA temp_store=MEMORY", errbuf)) < 0) {
             pdx_errf(errbuf, PDX_EDB, "%s: %s", path, sqlite3_errmsg(ix->db));
             goto fail;
         }
@@ -212,6 +214,7 @@ void pdx_index_close(pdx_index *ix)
     if (ix == NULL)
         return;
     sqlite3_finalize(ix->put_flow);
+    sqlite3_finalize(ix->upd_flow);
     sqlite3_finalize(ix->put_seg);
     sqlite3_close(ix->db);
     ZSTD_freeCCtx(ix->zctx);
@@ -507,18 +510,32 @@ static void bind_blob_or_null(sqlite3_stmt *st, int i, const void *p, int n, int
     "src_packets, src_bytes, dst_packets, dst_bytes, tcp_flags, end_reason, community_id, state, " \
     "first_capture, last_capture"
 
+/* A flow's first row is a plain INSERT; a flow that continues from an
+ * earlier capture has a row already and is UPDATEd.  (INSERT OR REPLACE
+ * would make SQLite keep a statement journal for every row.) */
 int pdx_index_put_flow(void *ctx, const pdx_flow *f)
 {
     pdx_index *ix = ctx;
     sqlite3_stmt *st;
     if (ix->put_flow == NULL &&
         sqlite3_prepare_v3(ix->db,
-                           "INSERT OR REPLACE INTO flows(" FLOW_COLS ") VALUES (?1,?2,?3,?4,?5,?6,?7,"
+                           "INSERT INTO flows(" FLOW_COLS ") VALUES (?1,?2,?3,?4,?5,?6,?7,"
                            "?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,"
                            "?26,?27,?28,?29)",
                            -1, SQLITE_PREPARE_PERSISTENT, &ix->put_flow, NULL) != SQLITE_OK)
         return dberr(ix, ix->err, "prepare");
-    st = ix->put_flow;
+    if (ix->upd_flow == NULL &&
+        sqlite3_prepare_v3(ix->db,
+                           "UPDATE flows SET proto=?2, ethertype=?3, linktype=?4, src_ip=?5,"
+                           " dst_ip=?6, src_port=?7, dst_port=?8, icmp_id=?9, src_mac=?10,"
+                           " dst_mac=?11, vlan=?12, vlan_inner=?13, tunnel=?14, tunnel_src=?15,"
+                           " tunnel_dst=?16, vni=?17, first_ns=?18, last_ns=?19, src_packets=?20,"
+                           " src_bytes=?21, dst_packets=?22, dst_bytes=?23, tcp_flags=?24,"
+                           " end_reason=?25, community_id=?26, state=?27, first_capture=?28,"
+                           " last_capture=?29 WHERE id=?1",
+                           -1, SQLITE_PREPARE_PERSISTENT, &ix->upd_flow, NULL) != SQLITE_OK)
+        return dberr(ix, ix->err, "prepare");
+    st = f->stored ? ix->upd_flow : ix->put_flow;
     sqlite3_reset(st);
     int ip = f->kind != PDX_KIND_L2;
     int ports = ip && (f->proto == 6 || f->proto == 17 || f->proto == 132 || f->proto == 1 ||
@@ -596,7 +613,7 @@ int pdx_index_put_segment(void *ctx, const pdx_flow *f)
     sqlite3_stmt *st;
     if (ix->put_seg == NULL &&
         sqlite3_prepare_v3(ix->db,
-                           "INSERT OR REPLACE INTO packets(flow_id, capture_id, seg, count,"
+                           "INSERT INTO packets(flow_id, capture_id, seg, count,"
                            " first_offset, last_offset, encoding, offsets)"
                            " VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
                            -1, SQLITE_PREPARE_PERSISTENT, &ix->put_seg, NULL) != SQLITE_OK)

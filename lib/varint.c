@@ -4,8 +4,9 @@
 #include <stdlib.h>
 #include <zstd.h>
 
-/* Below this size zstd's frame overhead eats what it saves. */
-#define PDX_OFFS_ZSTD_MIN 256
+/* Only long segments are worth a try: below this size zstd's frame overhead
+ * eats what it saves, and a busy flow's deltas are too random to shrink. */
+#define PDX_OFFS_ZSTD_MIN 2048
 #define PDX_OFFS_ZSTD_LEVEL 3
 
 int pdx_offsets_decode(int encoding, const void *blob, size_t len, uint64_t count, uint64_t *out)

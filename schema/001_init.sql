@@ -116,7 +116,6 @@ CREATE TABLE packets (
 );
 
 CREATE UNIQUE INDEX packets_flow ON packets(flow_id, capture_id, seg);
-CREATE INDEX packets_capture ON packets(capture_id);
 
 -- A readable view for people who open the index with sqlite3.
 CREATE VIEW flows_view AS

@@ -81,7 +81,7 @@ static void large_lists_compress(void)
 {
     uint8_t raw[4096];
     size_t len = 0;
-    for (int i = 0; i < 2000; i++)
+    for (int i = 0; i < 4000; i++)
         len += pdx_varint_put(raw + len, 100);
     uint8_t *scratch = NULL;
     size_t scap = 0, olen = 0;

@@ -967,6 +967,10 @@ int pdx_cmd_index(int argc, char **argv)
     }
     if (x.progress)
         fputs("\r\033[K", stderr);
+    /* Fresh statistics (sampled, so cheap) let SQLite pick the right index
+     * for address, port and 5-tuple queries. */
+    if (x.captures_done > 0 && status != PDX_EXIT_DB && settle(&x, err) == 0)
+        sqlite3_exec(pdx_index_db(x.ix), "PRAGMA analysis_limit=400; ANALYZE;", NULL, NULL, NULL);
     summary(&x, now_s() - x.t0);
     if (status == PDX_EXIT_OK) {
         if (x.captures_failed)

@@ -9,14 +9,8 @@
 BUILD=${1:-build}
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 CORPUS=${2:-$TOP/../shared/corpus}
-PDX="$TOP/$BUILD/pcapdex"
-GEN="$TOP/$BUILD/pcapgen"
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-PASS=0 FAIL=0 SKIP=0
-ok() { PASS=$((PASS + 1)); echo "ok   $1"; }
-bad() { FAIL=$((FAIL + 1)); echo "FAIL $1: $2"; }
-q() { sqlite3 "$1" "$2"; }
+. "$TOP/tests/testlib.sh"
+SKIP=0
 flows() {
     q "$1" "SELECT id, proto, hex(src_ip), src_port, hex(dst_ip), dst_port, first_ns, last_ns,
             src_packets, src_bytes, dst_packets, dst_bytes, end_reason FROM flows ORDER BY id"
@@ -124,5 +118,4 @@ truncate -s $((SIZE - 20)) "$VICTIM"
 rc=$?
 [ "$rc" -eq 6 ] && ok truncated_seek_table_detected || bad truncated_seek_table_detected "exit $rc: $(cat "$T/err")"
 
-echo "compressed: $PASS passed, $FAIL failed, $SKIP skipped"
-[ "$FAIL" -eq 0 ]
+finish compressed "$SKIP"

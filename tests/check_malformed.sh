@@ -7,10 +7,7 @@
 # Usage: tests/check_malformed.sh BUILD_DIR.  Ends with "malformed: N passed, N failed".
 BUILD=${1:-build}
 TOP=$(cd "$(dirname "$0")/.." && pwd)
-PDX="$TOP/$BUILD/pcapdex"
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-PASS=0 FAIL=0
+. "$TOP/tests/testlib.sh"
 "$TOP/$BUILD/pcapgen" malformed -o "$T/m" >/dev/null 2>&1
 while IFS="$(printf '\t')" read -r file records err desc; do
     case "$file" in "#"* | "") continue ;; esac
@@ -48,5 +45,4 @@ while IFS="$(printf '\t')" read -r file records err desc; do
         echo "FAIL $file: $why ($desc)"
     fi
 done <"$T/m/MANIFEST.tsv"
-echo "malformed: $PASS passed, $FAIL failed"
-[ "$FAIL" -eq 0 ]
+finish malformed

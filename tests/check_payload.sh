@@ -9,19 +9,7 @@
 # Usage: tests/check_payload.sh BUILD_DIR.  Ends with "payload: N passed, N failed".
 BUILD=${1:-build}
 TOP=$(cd "$(dirname "$0")/.." && pwd)
-PDX="$TOP/$BUILD/pcapdex"
-GEN="$TOP/$BUILD/pcapgen"
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-PASS=0 FAIL=0
-
-ok() { PASS=$((PASS + 1)); echo "ok   $1"; }
-bad() { FAIL=$((FAIL + 1)); echo "FAIL $1: $2"; }
-finish() {
-    echo "payload: $PASS passed, $FAIL failed"
-    [ "$FAIL" -eq 0 ]
-    exit
-}
+. "$TOP/tests/testlib.sh"
 
 # info FILE KEY: the value of KEY in a pcapgen .info file.
 info() { awk -F '\t' -v k="$2" '$1 == k { print $2; exit }' "$1"; }
@@ -52,16 +40,16 @@ for g in s[sys.argv[2]]["gaps"]:
 # ---- fixtures ---------------------------------------------------------------
 if [ ! -x "$GEN" ]; then
     make -C "$TOP" BUILD="$BUILD" "$BUILD/pcapgen" >"$T/make.log" 2>&1 ||
-        { bad build_pcapgen "$(tail -n 5 "$T/make.log")"; finish; }
+        { bad build_pcapgen "$(tail -n 5 "$T/make.log")"; finish payload; }
 fi
-[ -x "$PDX" ] || { bad pcapdex "$PDX is not built"; finish; }
-command -v sqlite3 >/dev/null 2>&1 || { bad sqlite3 "sqlite3 not found"; finish; }
-command -v python3 >/dev/null 2>&1 || { bad python3 "python3 not found"; finish; }
+[ -x "$PDX" ] || { bad pcapdex "$PDX is not built"; finish payload; }
+command -v sqlite3 >/dev/null 2>&1 || { bad sqlite3 "sqlite3 not found"; finish payload; }
+command -v python3 >/dev/null 2>&1 || { bad python3 "python3 not found"; finish payload; }
 
 "$GEN" tcpstream -o "$T/s.pcap" --expect "$T/exp" >"$T/gen.log" 2>&1 ||
-    { bad gen_tcpstream "$(head -c 300 "$T/gen.log")"; finish; }
+    { bad gen_tcpstream "$(head -c 300 "$T/gen.log")"; finish payload; }
 "$PDX" index --db "$T/db" "$T/s.pcap" >"$T/index.log" 2>&1 ||
-    { bad index "$(head -c 300 "$T/index.log")"; finish; }
+    { bad index "$(head -c 300 "$T/index.log")"; finish payload; }
 
 sessions=$(for f in "$T"/exp/*.info; do basename "$f" .info; done | sort -n)
 nsess=$(echo "$sessions" | wc -w)
@@ -115,4 +103,4 @@ for n in $sessions; do
     done
 done
 
-finish
+finish payload

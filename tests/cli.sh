@@ -5,35 +5,7 @@
 # Usage: tests/cli.sh BUILD_DIR.  Ends with "cli: N passed, N failed".
 BUILD=${1:-build}
 TOP=$(cd "$(dirname "$0")/.." && pwd)
-PDX="$TOP/$BUILD/pcapdex"
-GEN="$TOP/$BUILD/pcapgen"
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-PASS=0 FAIL=0
-
-ok() { PASS=$((PASS + 1)); echo "ok   $1"; }
-bad() { FAIL=$((FAIL + 1)); echo "FAIL $1: $2"; }
-
-# expect NAME CODE CMD...: runs CMD, checks its exit code; output in $T/out, $T/err.
-expect() {
-    name=$1 code=$2
-    shift 2
-    "$@" >"$T/out" 2>"$T/err"
-    rc=$?
-    if [ "$rc" -eq "$code" ]; then ok "$name"; else bad "$name" "exit $rc, wanted $code: $(head -c 300 "$T/err")"; fi
-}
-
-# has NAME FILE PATTERN: FILE contains PATTERN (grep -E).
-has() {
-    if grep -Eq -- "$3" "$2"; then ok "$1"; else bad "$1" "no /$3/ in: $(head -c 300 "$2")"; fi
-}
-
-# same NAME A B: the two strings are equal.
-same() {
-    if [ "$2" = "$3" ]; then ok "$1"; else bad "$1" "'$2' != '$3'"; fi
-}
-
-q() { sqlite3 "$1" "$2"; }
+. "$TOP/tests/testlib.sh"
 
 # ---- fixtures ---------------------------------------------------------------
 "$GEN" traffic -o "$T/one.pcap" --packets 20000 --concurrent 200 --seed 7 >/dev/null 2>&1 ||
@@ -215,5 +187,4 @@ dd if=/dev/zero of="$VICTIM" bs=1 seek=100 count=64 conv=notrunc 2>/dev/null
 expect carve_changed_capture 6 "$PDX" carve --db "$T/arch.db" "$BIG" -o "$T/chg.pcap"
 has carve_changed_names_it "$T/err" "$(basename "$VICTIM"): changed since it was indexed"
 
-echo "cli: $PASS passed, $FAIL failed"
-[ "$FAIL" -eq 0 ]
+finish cli

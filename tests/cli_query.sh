@@ -6,37 +6,7 @@
 # Usage: tests/cli_query.sh BUILD_DIR.  Ends with "query: N passed, N failed".
 BUILD=${1:-build}
 TOP=$(cd "$(dirname "$0")/.." && pwd)
-PDX="$TOP/$BUILD/pcapdex"
-GEN="$TOP/$BUILD/pcapgen"
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-PASS=0 FAIL=0
-
-ok() { PASS=$((PASS + 1)); echo "ok   $1"; }
-bad() { FAIL=$((FAIL + 1)); echo "FAIL $1: $2"; }
-
-# expect NAME CODE CMD...: runs CMD, checks its exit code; output in $T/out, $T/err.
-expect() {
-    name=$1 code=$2
-    shift 2
-    "$@" >"$T/out" 2>"$T/err"
-    rc=$?
-    if [ "$rc" -eq "$code" ]; then ok "$name"; else bad "$name" "exit $rc, wanted $code: $(head -c 300 "$T/err")"; fi
-}
-
-# has NAME FILE PATTERN: FILE contains PATTERN (grep -E).
-has() {
-    if grep -Eq -- "$3" "$2"; then ok "$1"; else bad "$1" "no /$3/ in: $(head -c 300 "$2")"; fi
-}
-
-# hasnt NAME FILE PATTERN: FILE does not contain PATTERN.
-hasnt() {
-    if grep -Eq -- "$3" "$2"; then bad "$1" "/$3/ found in: $(head -c 300 "$2")"; else ok "$1"; fi
-}
-
-same() {
-    if [ "$2" = "$3" ]; then ok "$1"; else bad "$1" "'$2' != '$3'"; fi
-}
+. "$TOP/tests/testlib.sh"
 
 # ---- fixtures -----------------------------------------------------------------
 # One capture cut in three (so that many flows span several captures), a
@@ -749,5 +719,4 @@ while IFS= read -r line; do
 done <"$T/oracle.out"
 [ "$orc" -eq 0 ] || bad oracle "python exited $orc"
 
-echo "query: $PASS passed, $FAIL failed"
-[ "$FAIL" -eq 0 ]
+finish query

@@ -7,14 +7,8 @@
 BUILD=${1:-build}
 KILLS=${2:-20}
 TOP=$(cd "$(dirname "$0")/.." && pwd)
-PDX="$TOP/$BUILD/pcapdex"
-GEN="$TOP/$BUILD/pcapgen"
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-PASS=0 FAIL=0 SURVIVED=0
-ok() { PASS=$((PASS + 1)); echo "ok   $1"; }
-bad() { FAIL=$((FAIL + 1)); echo "FAIL $1: $2"; }
-q() { sqlite3 "$1" "$2"; }
+. "$TOP/tests/testlib.sh"
+SURVIVED=0
 
 "$GEN" traffic -o "$T/all.pcap" --packets 300000 --concurrent 1000 --seed 11 >/dev/null 2>&1
 "$GEN" split "$T/all.pcap" -o "$T/rot" --count 50000 >/dev/null 2>&1
@@ -83,5 +77,4 @@ rc=$?
 state "$T/term.db" >"$T/t.state"
 cmp -s "$T/ref.state" "$T/t.state" && ok sigterm_resume || bad sigterm_resume "state differs"
 
-echo "kill: $PASS passed, $FAIL failed"
-[ "$FAIL" -eq 0 ]
+finish kill

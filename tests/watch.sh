@@ -5,14 +5,9 @@
 # anything twice.  Usage: tests/watch.sh BUILD_DIR.  Ends with "watch: N passed, N failed".
 BUILD=${1:-build}
 TOP=$(cd "$(dirname "$0")/.." && pwd)
-PDX="$TOP/$BUILD/pcapdex"
-GEN="$TOP/$BUILD/pcapgen"
-T=$(mktemp -d)
-trap 'kill "$pid" 2>/dev/null; rm -rf "$T"' EXIT
-PASS=0 FAIL=0
-ok() { PASS=$((PASS + 1)); echo "ok   $1"; }
-bad() { FAIL=$((FAIL + 1)); echo "FAIL $1: $2"; }
-q() { sqlite3 "$1" "$2"; }
+. "$TOP/tests/testlib.sh"
+pid=""
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$T"' EXIT
 flows() { q "$1" "SELECT id, proto, hex(src_ip), src_port, hex(dst_ip), dst_port, first_ns, last_ns,
                   src_packets, src_bytes, dst_packets, dst_bytes, end_reason, state FROM flows ORDER BY id"; }
 
@@ -56,5 +51,4 @@ rc=$?
 [ "$rc" -eq 0 ] && ok watch_restart_clean || bad watch_restart_clean "exit $rc"
 [ "$(q "$T/w.db" "SELECT count(*) FROM captures")" = "$N" ] && ok watch_restart_no_duplicates || bad watch_restart_no_duplicates "captures changed"
 [ "$(flows "$T/w.db")" = "$(flows "$T/ref.db")" ] && ok watch_restart_same_flows || bad watch_restart_same_flows "differ"
-echo "watch: $PASS passed, $FAIL failed"
-[ "$FAIL" -eq 0 ]
+finish watch

@@ -125,6 +125,7 @@ need() { # need COMMAND-OR-PATH DEBIAN-PACKAGE
 need /usr/bin/time time || { echo "bench: /usr/bin/time (Debian package time) is needed" >&2; exit 2; }
 need taskset util-linux || { echo "bench: taskset is needed" >&2; exit 2; }
 need sqlite3 sqlite3 || { echo "bench: sqlite3 is needed" >&2; exit 2; }
+need zstd zstd || { echo "bench: zstd is needed" >&2; exit 2; }
 HAVE_TCPDUMP=0; need tcpdump tcpdump && HAVE_TCPDUMP=1
 HAVE_MERGECAP=0; need mergecap wireshark-common && HAVE_MERGECAP=1
 HAVE_NFDUMP=0
@@ -412,6 +413,39 @@ if want carve; then
             ns=$(tcpdump -nn -r "$W/small.pcap" 2>/dev/null | wc -l)
             out "  10-packet flow $S: carve $(ms "$KS") ms ($ns packets written; tcpdump would still read all $NROT files: 1/$(calc "$TDC / $KS" '%.0f'))"
         fi
+    fi
+    # ---- compressed archives: the same rotated set as seekable zstd
+    if [ -n "$CID" ]; then
+        log "3. pcapdex compress (seekable zstd) of the rotated set"
+        RAW=0; for f in "$W/rot"/*; do RAW=$((RAW + $(fsize "$f"))); done
+        cat "$W/rot"/* >/dev/null
+        measure "$PDX" compress -q --db "$W/rot.db" "$W/rot"/*.pcap
+        ZW=$M_WALL; ZSIZE=0; for f in "$W/rot"/*.zst; do ZSIZE=$((ZSIZE + $(fsize "$f"))); done
+        log "3. zstd -3 of the same files"
+        Z3=0; _t0=$(now_ns)
+        for f in "$W/rot"/*.pcap; do Z3=$((Z3 + $(zstd -q -3 -c "$f" | wc -c))); done
+        Z3W=$(calc "($(now_ns) - $_t0) / 1e9" '%.1f')
+        rm -f "$W/rot"/*.pcap
+        log "3. pcapdex carve $CID from the compressed set x $CARVE_RUNS"
+        cat "$W/rot"/* "$W/rot.db" >/dev/null
+        : >"$W/kw"; i=0
+        while [ $i -lt "$CARVE_RUNS" ]; do
+            wall pin "$PDX" carve -q --db "$W/rot.db" "$CID" -o "$W/carved-z.pcap"
+            echo "$M_WALL" >>"$W/kw"; i=$((i + 1))
+        done
+        KZ=$(median <"$W/kw")
+        cmp -s "$W/carved.pcap" "$W/carved-z.pcap" && ZSAME="identical to the uncompressed carve" || ZSAME="DIFFERENT from the uncompressed carve"
+        log "3. pcapdex index of the compressed set"
+        rm -f "$W/zidx.db"*
+        cat "$W/rot"/* >/dev/null
+        measure "$PDX" index -q --jobs 1 --db "$W/zidx.db" "$W/rot"
+        ZI=$M_WALL
+        out "  -- the same files compressed with pcapdex compress (seekable zstd, 1 MiB frames, level 3) --"
+        out "  compress: $(gb "$RAW") GB -> $(gb "$ZSIZE") GB ($(calc "100 * (1 - $ZSIZE / $RAW)" '%.1f')% saved) in $(calc "$ZW" '%.1f') s; zstd -3 (one stream per file): $(gb "$Z3") GB ($(calc "100 * (1 - $Z3 / $RAW)" '%.1f')% saved) in $Z3W s"
+        out "  carve flow $CID from the compressed set: $(ms "$KZ") ms = $(calc "$KZ / $KV" '%.2f') x the uncompressed carve; $ZSAME"
+        out "  index the compressed set (one core): $(calc "$ZI" '%.2f') s = $(calc "$RAW / $ZI / 1e9" '%.2f') GB/s of uncompressed capture"
+        target "carve from seekable zstd / plain" "$KZ" '<=' "3 * $KV" "$(calc "$KZ / $KV" '%.2f')x" "<= 3x" >/dev/null
+        target "index seekable zstd (uncompressed GB/s)" "$RAW / $ZI / 1e9" '>=' 1 "$(calc "$RAW / $ZI / 1e9" '%.2f') GB/s" ">= 1 GB/s" >/dev/null
     fi
     rm -rf "$W/td" "$W/rot" "$W"/*.pcap "$W"/a.txt "$W"/b.txt
     out ""

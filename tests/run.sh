@@ -46,6 +46,8 @@ suite watch sh tests/watch.sh "$BUILD"
 suite compressed sh tests/check_compressed.sh "$BUILD"
 # Under the sanitizers every run is several times slower: fewer kills there.
 suite kill sh tests/kill.sh "$BUILD" "${KILLS:-20}"
+suite concurrent sh tests/concurrent.sh "$BUILD"
+suite resources sh tests/resources.sh "$BUILD"
 
 echo "$P passed, $F failed, $S skipped"
 [ "$F" -eq 0 ]

@@ -1,0 +1,41 @@
+#!/bin/sh
+# resources.sh - what the machine can do to an ingest: a disk that fills up,
+# a read-only index, a device or a directory given as a capture.  Each gets
+# a one-line error, a documented exit code, and an index that still holds
+# everything committed before.  The disk and read-only cases need to mount a
+# small tmpfs (root); without that they are skipped.
+# Usage: tests/resources.sh BUILD_DIR.  Ends with "resources: N passed, N failed, N skipped".
+BUILD=${1:-build}
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+. "$TOP/tests/testlib.sh"
+SKIP=0
+"$GEN" traffic -o "$T/a.pcap" --packets 50000 --seed 3 >/dev/null 2>&1
+"$GEN" traffic -o "$T/b.pcap" --packets 50000 --seed 4 --start 1700001000 >/dev/null 2>&1
+
+expect device_as_capture 4 "$PDX" index --db "$T/d.db" /dev/null
+has device_named "$T/err" "/dev/null: not a regular file"
+mkdir -p "$T/emptydir"
+expect empty_directory 0 "$PDX" index --db "$T/e.db" "$T/emptydir"
+
+mkdir -p "$T/tiny"
+if mount -t tmpfs -o size=400k tmpfs "$T/tiny" 2>/dev/null; then
+    # The first capture fits, the second does not.
+    "$PDX" index -q --db "$T/tiny/x.db" "$T/a.pcap" 2>/dev/null
+    first=$(q "$T/tiny/x.db" "SELECT count(*) FROM captures" 2>/dev/null)
+    expect disk_full 3 "$PDX" index --db "$T/tiny/x.db" "$T/a.pcap" "$T/b.pcap"
+    has disk_full_said "$T/err" "disk is full"
+    same disk_full_kept_committed "$(q "$T/tiny/x.db" "SELECT count(*) FROM captures")" "$first"
+    same disk_full_integrity "$(q "$T/tiny/x.db" "PRAGMA integrity_check")" "ok"
+    umount "$T/tiny"
+    mount -t tmpfs -o size=20m tmpfs "$T/tiny"
+    "$PDX" index -q --db "$T/tiny/r.db" "$T/a.pcap"
+    sqlite3 "$T/tiny/r.db" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
+    mount -o remount,ro "$T/tiny"
+    expect readonly_index 3 "$PDX" index --db "$T/tiny/r.db" "$T/b.pcap"
+    has readonly_said "$T/err" "r.db: .*read"
+    umount "$T/tiny"
+else
+    echo "cannot mount a tmpfs here: disk-full and read-only cases skipped"
+    SKIP=$((SKIP + 2))
+fi
+finish resources "$SKIP"

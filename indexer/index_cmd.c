@@ -362,6 +362,25 @@ static int file_identity(const char *path, uint64_t *size, int64_t *mtime, char 
 
 enum { CAP_OK = 0, CAP_SKIP = 1, CAP_FAILED = 2, CAP_FATAL = 3, CAP_STOP = 4 };
 
+/* Makes the flow table again from the index (after a rollback).  0 or < 0
+ * with the error printed. */
+static int reload_flows(indexer *x)
+{
+    char err[PDX_ERRBUF_SIZE];
+    int64_t max_id = 0;
+    pdx_flow_ops ops = x->q != NULL ? pdx_dbq_ops(x->q)
+                                    : (pdx_flow_ops){x->ix, pdx_index_put_segment, pdx_index_put_flow};
+    pdx_flowtab_free(x->ft);
+    x->ft = NULL;
+    if (pdx_index_max_flow_id(x->ix, &max_id, err) < 0 ||
+        (x->ft = pdx_flowtab_create(&x->cfg, &ops, max_id + 1)) == NULL ||
+        pdx_index_load_live(x->ix, adopt_cb, x->ft, err) < 0) {
+        pdx_cli_error("%s: %s", x->db_path, x->ft ? err : "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
 static int index_one(indexer *x, input *in)
 {
     char err[PDX_ERRBUF_SIZE];
@@ -492,6 +511,19 @@ static int index_one(indexer *x, input *in)
     }
     if (stop_requested)
         goto interrupted;
+    {
+        /* A file that grew or changed while it was read is not indexed:
+         * its fingerprint and size would not describe what was read. */
+        uint64_t size2;
+        int64_t mtime2;
+        if (file_identity(in->path, &size2, &mtime2, NULL, err) < 0 || size2 != row.size ||
+            mtime2 != row.mtime_ns) {
+            warn(x, "%s: changed while it was read (still being written?); not indexed: run "
+                    "again when it is complete", in->path);
+            x->captures_changed++;
+            goto changed;
+        }
+    }
     const pdx_capstats *cs = pdx_capture_stats(cap);
     if (cs->bad_iface)
         warn(x, "%s: %llu packets name an interface the capture does not describe", in->path,
@@ -523,6 +555,15 @@ static int index_one(indexer *x, input *in)
     pdx_capture_close(cap);
     pdx_zsrc_close(zs);
     return CAP_OK;
+
+changed:
+    /* The flow table took in packets that the rollback drops: take it up
+     * again from the index. */
+    settle(x, err);
+    pdx_index_rollback(x->ix);
+    pdx_capture_close(cap);
+    pdx_zsrc_close(zs);
+    return reload_flows(x) < 0 ? CAP_FATAL : CAP_SKIP;
 
 interrupted:
     settle(x, err);

@@ -153,10 +153,10 @@ cmp -s "$T/big-rot.pcap" "$T/big-one.pcap" && ok carve_rotated_same_bytes_as_sin
 FILT=$(q "$T/r.db" "SELECT printf('tcp and host %s and host %s and port %d and port %d', src, dst, sport, dport) FROM flows_view WHERE id = $BIG")
 tcpdump -r "$T/one.pcap" -w "$T/big-tcpdump.pcap" "$FILT" 2>/dev/null
 cmp -s "$T/big-rot.pcap" "$T/big-tcpdump.pcap" && ok carve_equals_tcpdump_extraction || bad carve_equals_tcpdump_extraction "differ from tcpdump -w"
-tshark -r "$T/big-rot.pcap" >/dev/null 2>&1 && ok carve_tshark_reads || bad carve_tshark_reads "tshark failed"
+tshark -n -r "$T/big-rot.pcap" >/dev/null 2>&1 && ok carve_tshark_reads || bad carve_tshark_reads "tshark failed"
 expect carve_pcapng 0 "$PDX" carve --db "$T/r.db" "$BIG" --format pcapng -o "$T/big.pcapng"
-same carve_pcapng_same_packets "$(tshark -r "$T/big.pcapng" 2>/dev/null | wc -l)" "$(tshark -r "$T/big-rot.pcap" 2>/dev/null | wc -l)"
-same carve_pcapng_same_bytes "$(tshark -r "$T/big.pcapng" -T fields -e frame.time_epoch -e frame.len -e data.data 2>/dev/null | md5sum)" "$(tshark -r "$T/big-rot.pcap" -T fields -e frame.time_epoch -e frame.len -e data.data 2>/dev/null | md5sum)"
+same carve_pcapng_same_packets "$(tshark -n -r "$T/big.pcapng" 2>/dev/null | wc -l)" "$(tshark -n -r "$T/big-rot.pcap" 2>/dev/null | wc -l)"
+same carve_pcapng_same_bytes "$(tshark -n -r "$T/big.pcapng" -T fields -e frame.time_epoch -e frame.len -e data.data 2>/dev/null | md5sum)" "$(tshark -n -r "$T/big-rot.pcap" -T fields -e frame.time_epoch -e frame.len -e data.data 2>/dev/null | md5sum)"
 "$PDX" carve --db "$T/r.db" "$BIG" -o - | cmp -s - "$T/big-rot.pcap" && ok carve_to_stdout || bad carve_to_stdout "stdout differs"
 expect carve_no_such_flow 1 "$PDX" carve --db "$T/r.db" 99999999 -o "$T/none.pcap"
 [ ! -e "$T/none.pcap" ] && ok carve_no_output_on_error || bad carve_no_output_on_error "file written"
@@ -165,7 +165,7 @@ expect carve_bad_format 2 "$PDX" carve --db "$T/r.db" "$BIG" --format xml -o "$T
 expect carve_split 0 "$PDX" carve --db "$T/r.db" --filter "udp" --split "$T/split"
 same carve_split_one_file_per_flow "$(ls "$T/split" | wc -l)" "$(q "$T/r.db" "SELECT count(*) FROM flows WHERE proto = 17")"
 expect carve_filter_window 0 "$PDX" carve --db "$T/r.db" --filter "tcp" --since "$(q "$T/r.db" "SELECT min(first_ns) / 1e9 + 1 FROM flows")" --until "$(q "$T/r.db" "SELECT min(first_ns) / 1e9 + 2 FROM flows")" -o "$T/win.pcap"
-tshark -r "$T/win.pcap" >/dev/null 2>&1 && ok carve_window_readable || bad carve_window_readable "tshark failed"
+tshark -n -r "$T/win.pcap" >/dev/null 2>&1 && ok carve_window_readable || bad carve_window_readable "tshark failed"
 # Captures that went away or changed.
 mkdir -p "$T/arch"
 for f in $ROT; do cp "$f" "$T/arch/"; done
@@ -177,8 +177,8 @@ expect carve_missing_capture 6 "$PDX" carve --db "$T/arch.db" "$BIG" -o "$T/miss
 has carve_missing_names_it "$T/err" "$(basename "$VICTIM"): missing"
 [ ! -e "$T/miss.pcap" ] && ok carve_missing_writes_nothing || bad carve_missing_writes_nothing "file written"
 expect carve_partial 6 "$PDX" carve --db "$T/arch.db" "$BIG" --partial -o "$T/part.pcap"
-PN=$(tcpdump -r "$T/part.pcap" 2>/dev/null | wc -l)
-AN=$(tcpdump -r "$T/big-rot.pcap" 2>/dev/null | wc -l)
+PN=$(tcpdump -nn -r "$T/part.pcap" 2>/dev/null | wc -l)
+AN=$(tcpdump -nn -r "$T/big-rot.pcap" 2>/dev/null | wc -l)
 [ "$PN" -gt 0 ] && [ "$PN" -lt "$AN" ] && ok carve_partial_carves_the_rest || bad carve_partial_carves_the_rest "$PN of $AN"
 expect verify_missing 6 "$PDX" verify --db "$T/arch.db"
 has verify_names_missing "$T/out" "$(basename "$VICTIM"): missing"

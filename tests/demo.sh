@@ -43,8 +43,8 @@ FILTER=$(sqlite3 "$D/archive.db" "SELECT printf('tcp and host %s and host %s and
                                   src, dst, sport, dport) FROM flows_view WHERE id = $ID")
 say tcpdump -r demo/sample.pcap -w demo/session-tcpdump.pcap "'$FILTER'"
 tcpdump -r "$D/sample.pcap" -w "$D/session-tcpdump.pcap" "$FILTER" 2>/dev/null
-N1=$(tcpdump -r "$D/session.pcap" 2>/dev/null | wc -l)
-N2=$(tcpdump -r "$D/session-tcpdump.pcap" 2>/dev/null | wc -l)
+N1=$(tcpdump -nn -r "$D/session.pcap" 2>/dev/null | wc -l)
+N2=$(tcpdump -nn -r "$D/session-tcpdump.pcap" 2>/dev/null | wc -l)
 if cmp -s "$D/session.pcap" "$D/session-tcpdump.pcap"; then
     echo "carved session: $N1 packets from $(sqlite3 "$D/archive.db" "SELECT count(DISTINCT capture_id) FROM packets WHERE flow_id = $ID") files, byte-identical to tcpdump's extraction ($N2 packets)"
 else

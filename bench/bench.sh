@@ -333,6 +333,20 @@ if want dns || want query; then
     rm -f "$W/dns.pcap"
 fi
 
+# carve_median ID OUT: median wall time (s) of $CARVE_RUNS carves of flow ID
+# from $W/rot.db to OUT.
+carve_median() {
+    : >"$W/kw"
+    _i=0
+    while [ $_i -lt "$CARVE_RUNS" ]; do
+        wall pin "$PDX" carve -q --db "$W/rot.db" "$1" -o "$2"
+        echo "$M_WALL" >>"$W/kw"
+        echo "$M_RC" >"$W/krc"
+        _i=$((_i + 1))
+    done
+    median <"$W/kw"
+}
+
 # ================================================================ 3. carver
 if want carve; then
     log "3. carver: indexing the rotated set"
@@ -379,14 +393,9 @@ if want carve; then
         fi
         log "3. pcapdex carve $CID x $CARVE_RUNS"
         cat "$W/rot"/* "$W/rot.db" >/dev/null
-        : >"$W/kw"; i=0
-        while [ $i -lt "$CARVE_RUNS" ]; do
-            wall pin "$PDX" carve -q --db "$W/rot.db" "$CID" -o "$W/carved.pcap"
-            echo "$M_WALL" >>"$W/kw"; i=$((i + 1))
-        done
-        KV=$(median <"$W/kw")
+        KV=$(carve_median "$CID" "$W/carved.pcap")
         out "  tcpdump -r FILE -w OUT 'FILTER', summed over the $NROT files: $(calc "$TDC" '%.3f') s   (filter: $BPF)"
-        out "  pcapdex carve --db DB $CID -o OUT:                         $(ms "$KV") ms (exit $M_RC; runs: min $(ms "$(sort -g "$W/kw" | head -n 1)"), max $(ms "$(sort -g "$W/kw" | tail -n 1)") ms)"
+        out "  pcapdex carve --db DB $CID -o OUT:                         $(ms "$KV") ms (exit $(cat "$W/krc"); runs: min $(ms "$(sort -g "$W/kw" | head -n 1)"), max $(ms "$(sort -g "$W/kw" | tail -n 1)") ms)"
         out "  carve / tcpdump = 1/$(calc "$TDC / $KV" '%.0f')   (target <= 1/50, aim 1/100)"
         if [ "$HAVE_TCPDUMP" = 1 ] && [ "$HAVE_MERGECAP" = 1 ]; then
             mergecap -a -F pcap -w "$W/merged.pcap" "$W/td"/*.pcap 2>/dev/null
@@ -404,12 +413,7 @@ if want carve; then
         # A small flow: 10 packets.
         S=$(sqlite3 "$W/rot.db" "SELECT id FROM flows WHERE src_packets + dst_packets = 10 AND proto IN (6, 17) ORDER BY id LIMIT 1")
         if [ -n "$S" ]; then
-            : >"$W/kw"; i=0
-            while [ $i -lt "$CARVE_RUNS" ]; do
-                wall pin "$PDX" carve -q --db "$W/rot.db" "$S" -o "$W/small.pcap"
-                echo "$M_WALL" >>"$W/kw"; i=$((i + 1))
-            done
-            KS=$(median <"$W/kw")
+            KS=$(carve_median "$S" "$W/small.pcap")
             ns=$(tcpdump -nn -r "$W/small.pcap" 2>/dev/null | wc -l)
             out "  10-packet flow $S: carve $(ms "$KS") ms ($ns packets written; tcpdump would still read all $NROT files: 1/$(calc "$TDC / $KS" '%.0f'))"
         fi
@@ -428,12 +432,7 @@ if want carve; then
         rm -f "$W/rot"/*.pcap
         log "3. pcapdex carve $CID from the compressed set x $CARVE_RUNS"
         cat "$W/rot"/* "$W/rot.db" >/dev/null
-        : >"$W/kw"; i=0
-        while [ $i -lt "$CARVE_RUNS" ]; do
-            wall pin "$PDX" carve -q --db "$W/rot.db" "$CID" -o "$W/carved-z.pcap"
-            echo "$M_WALL" >>"$W/kw"; i=$((i + 1))
-        done
-        KZ=$(median <"$W/kw")
+        KZ=$(carve_median "$CID" "$W/carved-z.pcap")
         cmp -s "$W/carved.pcap" "$W/carved-z.pcap" && ZSAME="identical to the uncompressed carve" || ZSAME="DIFFERENT from the uncompressed carve"
         log "3. pcapdex index of the compressed set"
         rm -f "$W/zidx.db"*

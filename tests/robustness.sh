@@ -26,6 +26,7 @@ echo "  generated defects:        $(tail -n 1 "$OUT/malformed")"
 echo "  SIGKILL mid-ingest:       $(grep '^kill: survived' "$OUT/kill")"
 echo "                            $(tail -n 1 "$OUT/kill")"
 echo "  fuzzing (${FUZZ_SECONDS} s per target):"
+echo "    target   seconds   executions   per second   findings"
 grep -E '^ *(pcap|pcapng|decode|query|offsets)[: ]' "$OUT/fuzz" | sed 's/^/    /'
 [ "$fuzz_rc" -eq 0 ] && echo "    findings: none" || { echo "    findings:"; tail -n 20 "$OUT/fuzz" | sed 's/^/    /'; }
 grep -q ' 0 failed' "$OUT/corpus" && grep -q ' 0 failed' "$OUT/malformed" &&

@@ -113,14 +113,8 @@ static void usage(FILE *out)
 
 static int add_flow(carver *c, sqlite3_stmt *st)
 {
-    if (c->n_flows == c->cap_flows) {
-        size_t nc = c->cap_flows ? c->cap_flows * 2 : 16;
-        cflow *n = realloc(c->flows, nc * sizeof(*n));
-        if (n == NULL)
-            return PDX_ENOMEM;
-        c->flows = n;
-        c->cap_flows = nc;
-    }
+    if (pdx_grow(&c->flows, &c->cap_flows, c->n_flows + 1, sizeof(*c->flows)) < 0)
+        return PDX_ENOMEM;
     cflow *f = &c->flows[c->n_flows++];
     memset(f, 0, sizeof(*f));
     f->id = sqlite3_column_int64(st, 0);
@@ -153,14 +147,8 @@ static cstream *stream_for(carver *c, int64_t capture_id)
     for (size_t i = 0; i < c->n_streams; i++)
         if (c->streams[i].capture_id == capture_id)
             return &c->streams[i];
-    if (c->n_streams == c->cap_streams) {
-        size_t nc = c->cap_streams ? c->cap_streams * 2 : 8;
-        cstream *n = realloc(c->streams, nc * sizeof(*n));
-        if (n == NULL)
-            return NULL;
-        c->streams = n;
-        c->cap_streams = nc;
-    }
+    if (pdx_grow(&c->streams, &c->cap_streams, c->n_streams + 1, sizeof(*c->streams)) < 0)
+        return NULL;
     cstream *s = &c->streams[c->n_streams++];
     memset(s, 0, sizeof(*s));
     s->capture_id = capture_id;
@@ -178,16 +166,8 @@ static int take_segment(void *ctx, const pdx_segment *seg)
     cstream *s = stream_for(x->c, seg->capture_id);
     if (s == NULL)
         return PDX_ENOMEM;
-    if (s->n + seg->count > s->cap) {
-        size_t nc = s->cap ? s->cap : 256;
-        while (nc < s->n + seg->count)
-            nc *= 2;
-        centry *n = realloc(s->e, nc * sizeof(*n));
-        if (n == NULL)
-            return PDX_ENOMEM;
-        s->e = n;
-        s->cap = nc;
-    }
+    if (pdx_grow(&s->e, &s->cap, s->n + seg->count, sizeof(*s->e)) < 0)
+        return PDX_ENOMEM;
     for (uint64_t i = 0; i < seg->count; i++) {
         s->e[s->n].offset = seg->offsets[i];
         s->e[s->n].flow = x->flow;

@@ -126,14 +126,8 @@ static int add_input(indexer *x, const char *path, int explicit_arg)
     for (size_t i = 0; i < x->n_in; i++)
         if (strcmp(x->in[i].path, real) == 0)
             return 0;
-    if (x->n_in == x->cap_in) {
-        size_t nc = x->cap_in ? x->cap_in * 2 : 64;
-        input *n = realloc(x->in, nc * sizeof(*n));
-        if (n == NULL)
-            return -1;
-        x->in = n;
-        x->cap_in = nc;
-    }
+    if (pdx_grow(&x->in, &x->cap_in, x->n_in + 1, sizeof(*x->in)) < 0)
+        return -1;
     x->in[x->n_in].path = strdup(real);
     if (x->in[x->n_in].path == NULL)
         return -1;
@@ -658,14 +652,8 @@ static seen *seen_get(watcher *w, const char *path)
     for (size_t i = 0; i < w->n; i++)
         if (strcmp(w->files[i].path, path) == 0)
             return &w->files[i];
-    if (w->n == w->cap) {
-        size_t nc = w->cap ? w->cap * 2 : 64;
-        seen *n = realloc(w->files, nc * sizeof(*n));
-        if (n == NULL)
-            return NULL;
-        w->files = n;
-        w->cap = nc;
-    }
+    if (pdx_grow(&w->files, &w->cap, w->n + 1, sizeof(*w->files)) < 0)
+        return NULL;
     seen *s = &w->files[w->n];
     memset(s, 0, sizeof(*s));
     s->path = strdup(path);

@@ -2,7 +2,10 @@
 #include "pdx.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 int pdx_errf(char *errbuf, int code, const char *fmt, ...)
 {
@@ -13,6 +16,28 @@ int pdx_errf(char *errbuf, int code, const char *fmt, ...)
         va_end(ap);
     }
     return code;
+}
+
+int pdx_grow(void *pp, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return PDX_OK;
+    size_t nc = *cap ? *cap : 16;
+    while (nc < need) {
+        if (nc > SIZE_MAX / 2)
+            return PDX_ENOMEM;
+        nc *= 2;
+    }
+    if (elem != 0 && nc > SIZE_MAX / elem)
+        return PDX_ENOMEM;
+    void *p;
+    memcpy(&p, pp, sizeof(p));
+    void *n = realloc(p, nc * elem);
+    if (n == NULL)
+        return PDX_ENOMEM;
+    memcpy(pp, &n, sizeof(n));
+    *cap = nc;
+    return PDX_OK;
 }
 
 const char *pdx_strerror(int code)

@@ -43,6 +43,13 @@ int pdx_errf(char *errbuf, int code, const char *fmt, ...)
 #endif
     ;
 
+/*
+ * Makes room for at least need elements of elem bytes in the array *pp
+ * (realloc'd, doubling), whose capacity is *cap.  pp is the address of the
+ * array pointer.  0, or PDX_ENOMEM with *pp and *cap unchanged.
+ */
+int pdx_grow(void *pp, size_t *cap, size_t need, size_t elem);
+
 /* A short name for a status code ("io", "format", ...). Never NULL. */
 const char *pdx_strerror(int code);
 

@@ -577,14 +577,8 @@ typedef struct binlist {
 static int bin_push(void *ctx, const uint64_t *g)
 {
     binlist *l = ctx;
-    if (l->n == l->cap) {
-        size_t nc = l->cap ? l->cap * 2 : 64;
-        pdx_tsbin *nb = realloc(l->b, nc * sizeof(*nb));
-        if (nb == NULL)
-            return PDX_ENOMEM;
-        l->b = nb;
-        l->cap = nc;
-    }
+    if (pdx_grow(&l->b, &l->cap, l->n + 1, sizeof(*l->b)) < 0)
+        return PDX_ENOMEM;
     l->b[l->n].start_ns = (int64_t)g[0];
     l->b[l->n].flows = g[1];
     l->b[l->n].packets = g[2];

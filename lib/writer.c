@@ -76,14 +76,8 @@ static iface_map *ng_iface(pdx_writer *w, const pdx_iface *src, uint64_t key)
     for (size_t i = 0; i < w->n_ifs; i++)
         if (w->ifs[i].key == key)
             return &w->ifs[i];
-    if (w->n_ifs == w->cap_ifs) {
-        size_t nc = w->cap_ifs ? w->cap_ifs * 2 : 8;
-        iface_map *n = realloc(w->ifs, nc * sizeof(*n));
-        if (n == NULL)
-            return NULL;
-        w->ifs = n;
-        w->cap_ifs = nc;
-    }
+    if (pdx_grow(&w->ifs, &w->cap_ifs, w->n_ifs + 1, sizeof(*w->ifs)) < 0)
+        return NULL;
     iface_map *m = &w->ifs[w->n_ifs];
     m->key = key;
     m->out = (uint32_t)w->n_ifs;

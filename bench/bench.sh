@@ -15,8 +15,9 @@
 #   BENCH_DNS_BUDGET=300 seconds of DNS indexing after which no further file is started
 #   BENCH_RUNS=3         runs of each long measurement (median)
 #   BENCH_CARVE_RUNS=11  BENCH_QUERY_RUNS=21  BENCH_NF_RUNS=5
-#   BENCH_ONLY=index,dns,carve,query   sections to run
+#   BENCH_ONLY=index,dns,carve,query,parallel   sections to run
 #   BENCH_CPU=0          the core one-core measurements are pinned to (taskset)
+#   BENCH_CPUS=0,1       the cores of the parallel-ingest section; BENCH_PAR_FILES=8 its rotated files
 #   BENCH_DIR=/tmp       where the work directory is made; BENCH_KEEP=1 keeps it
 #   BENCH_SEED=1         BENCH_INSTALL=0 never apt-get install missing tools
 set -u
@@ -55,7 +56,9 @@ RUNS=${BENCH_RUNS:-3}
 CARVE_RUNS=${BENCH_CARVE_RUNS:-11}
 QUERY_RUNS=${BENCH_QUERY_RUNS:-21}
 NF_RUNS=${BENCH_NF_RUNS:-5}
-ONLY=${BENCH_ONLY:-index,dns,carve,query}
+ONLY=${BENCH_ONLY:-index,dns,carve,query,parallel}
+CPUS=${BENCH_CPUS:-0,1}
+NPAR=${BENCH_PAR_FILES:-8}
 CPU=${BENCH_CPU:-0}
 SEED=${BENCH_SEED:-1}
 INSTALL=${BENCH_INSTALL:-1}
@@ -181,7 +184,7 @@ warn_load
 out ""
 
 # ---------------------------------------------------------------- inputs
-if want index || want carve; then
+if want index || want carve || want parallel; then
     log "generating $(gb "$BIG") GB of traffic, $CONC concurrent flows"
     measure "$GEN" traffic -o "$W/big.pcap" --bytes "$BIG" --concurrent "$CONC" --seed "$SEED" >/dev/null
     [ "$M_RC" = 0 ] || { echo "bench: pcapgen traffic failed" >&2; exit 2; }
@@ -273,7 +276,6 @@ if want index; then
     target "index size / capture bytes" "100 * $DB_SIZE / $BIG_SIZE" '<=' 0.5 "$(calc "100 * $DB_SIZE / $BIG_SIZE" '%.3f')%" "<= 0.5%" >/dev/null
     out ""
     warn_load
-    rm -f "$W/big.pcap" # the rotated copy stays for the carve
 fi
 
 # ================================================================ 2. tiny flows
@@ -532,6 +534,61 @@ if want query; then
     out ""
     warn_load
 fi
+
+# ================================================================ 5. parallel ingest
+# dump_db DB: every table but when each capture was indexed, for comparing.
+dump_db() {
+    sqlite3 "$1" .dump | grep -v '^INSERT INTO captures'
+    sqlite3 "$1" 'SELECT id, path, size, fingerprint, packets, bytes, status, warnings FROM captures ORDER BY id'
+}
+# par_measure NAME DB INPUT...: pcapdex index --jobs 1, then --jobs 2, on the
+# cores $CPUS, BENCH_RUNS times each; sets P_J1, P_J2 (median wall), P_C1,
+# P_C2 (median cpu), P_SAME (yes when the two indexes are identical).
+par_measure() {
+    _name=$1 _db=$2
+    shift 2
+    _cpu=$CPU
+    CPU=$CPUS
+    for _j in 1 2; do
+        : >"$W/pw"; : >"$W/pc"
+        _i=0
+        while [ $_i -lt "$RUNS" ]; do
+            log "5. $_name: pcapdex index --jobs $_j, run $((_i + 1))/$RUNS"
+            rm -f "$_db.$_j" "$_db.$_j-wal" "$_db.$_j-shm"
+            cat "$@" >/dev/null
+            measure "$PDX" index -q --jobs $_j --db "$_db.$_j" "$@" 2>"$W/par.err"
+            [ "$M_RC" = 0 ] || log "pcapdex index exited $M_RC: $(head -c 300 "$W/par.err")"
+            echo "$M_WALL" >>"$W/pw"; echo "$M_CPU" >>"$W/pc"
+            _i=$((_i + 1))
+        done
+        eval "P_J$_j=\$(median <\"\$W/pw\")"
+        eval "P_C$_j=\$(median <\"\$W/pc\")"
+    done
+    CPU=$_cpu
+    if [ "$(dump_db "$_db.1" | md5sum)" = "$(dump_db "$_db.2" | md5sum)" ]; then P_SAME=yes; else P_SAME=NO; fi
+    rm -f "$_db".*
+}
+if want parallel; then
+    log "5. parallel ingest: cutting the traffic into $NPAR files"
+    rm -rf "$W/par"
+    mkdir -p "$W/par"
+    "$GEN" split "$W/big.pcap" -o "$W/par/par_" --bytes "$(( BIG_SIZE / NPAR + 65536 ))" >/dev/null || { echo "bench: pcapgen split failed" >&2; exit 2; }
+    NP=$(ls "$W/par" | wc -l)
+    PAR_MIN=$(for f in "$W/par"/*; do fsize "$f"; done | sort -n | head -n 1)
+    out "== 5. Parallel ingest: cores $CPUS; $NP rotated files of >= $(gb "$PAR_MIN") GB, and the same $(gb "$BIG_SIZE") GB as one file =="
+    par_measure "$NP rotated files" "$W/par.db" "$W/par"/*
+    R1=$P_J1 R2=$P_J2 RC1=$P_C1 RC2=$P_C2 RSAME=$P_SAME
+    out "  $NP files   --jobs 1: wall $(calc "$R1" '%.2f') s (cpu $RC1 s)   --jobs 2: wall $(calc "$R2" '%.2f') s (cpu $RC2 s)   speed-up x$(calc "$R1 / $R2" '%.2f')   identical index: $RSAME"
+    rm -rf "$W/par"
+    par_measure "one file" "$W/one.db" "$W/big.pcap"
+    out "  one file  --jobs 1: wall $(calc "$P_J1" '%.2f') s (cpu $P_C1 s)   --jobs 2: wall $(calc "$P_J2" '%.2f') s (cpu $P_C2 s)   speed-up x$(calc "$P_J1 / $P_J2" '%.2f')   identical index: $P_SAME"
+    out "  (--jobs 2: reading and decoding on a libuv pool thread, flow assembly on the main thread, SQLite on a writer thread)"
+    target "--jobs 2 / --jobs 1, $NP rotated files" "$R1 / $R2" '>=' 1.7 "x$(calc "$R1 / $R2" '%.2f')" ">= x1.7" >/dev/null
+    target "two cores / one, one $(gb "$BIG_SIZE") GB file" "$P_J1 / $P_J2" '>=' 1.3 "x$(calc "$P_J1 / $P_J2" '%.2f')" ">= x1.3" >/dev/null
+    out ""
+    warn_load
+fi
+rm -f "$W/big.pcap"
 
 # ---------------------------------------------------------------- summary
 out "== Targets =="

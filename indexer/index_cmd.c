@@ -26,6 +26,7 @@
 #include "decode.h"
 #include "flow.h"
 #include "index.h"
+#include "parse.h"
 #include "zsource.h"
 
 #include <uv.h>
@@ -39,16 +40,22 @@ typedef struct input {
     int64_t first_ns;  /* first record's time, for ordering */
 } input;
 
-typedef struct bpf_entry {
-    uint32_t linktype;
-    int ok;
-    struct bpf_program prog;
-} bpf_entry;
+/* A capture this run has handed to the writer. */
+typedef struct queued {
+    char *path;
+    uint64_t size;
+    char fingerprint[80];
+} queued;
 
 typedef struct indexer {
     const char *db_path;
     pdx_index *ix;
+    pdx_index *rix;  /* a second connection: what is committed, for the checks */
     pdx_dbq *q;      /* the writer thread, with --jobs 2 or more */
+    int64_t next_cap_id;
+    queued *qd;      /* captures of this run, committed or still queued */
+    size_t n_qd, cap_qd;
+    int sync_each;   /* wait for each capture's commit (watch mode) */
     long jobs;
     pdx_flowtab *ft;
     pdx_flow_cfg cfg;
@@ -59,8 +66,7 @@ typedef struct indexer {
     uint8_t ex_lo[MAX_EXCLUDES][16], ex_hi[MAX_EXCLUDES][16];
     size_t n_ex;
     const char *filter;
-    bpf_entry *bpf;
-    size_t n_bpf;
+    parse_opts popts;
     int json, quiet, progress;
     const char *watch_dir;  /* --watch */
     int64_t settle_ns;
@@ -106,8 +112,10 @@ static void usage(FILE *out)
             "  --watch DIR           keep indexing new captures in DIR until SIGINT/SIGTERM: a\n"
             "                        capture is taken once a newer file appears or it has not\n"
             "                        changed for --settle seconds (default 10)\n"
-            "  --jobs N              threads (default: the number of cores); with 2 or more,\n"
-            "                        database writing runs beside decoding\n"
+            "  --jobs N              default: the number of cores; with 2 or more, reading\n"
+            "                        and decoding run on a pool thread and database\n"
+            "                        writing on another, beside flow assembly; the\n"
+            "                        index is the same as with --jobs 1\n"
             "  --json                print the summary as one JSON object on stdout\n"
             "  -q, --quiet           no progress line and no summary\n"
             "  -h, --help            this help\n"
@@ -242,63 +250,6 @@ static void warn(indexer *x, const char *fmt, ...)
     json_escape_append(x, msg);
 }
 
-/* ---- filters --------------------------------------------------------------- */
-
-static int linktype_to_dlt(uint32_t lt)
-{
-    if (lt == 101)
-        return DLT_RAW;
-    return (int)lt;
-}
-
-/* 1 keep, 0 drop. */
-static int bpf_keep(indexer *x, const pdx_record *rec)
-{
-    bpf_entry *e = NULL;
-    for (size_t i = 0; i < x->n_bpf; i++)
-        if (x->bpf[i].linktype == rec->linktype)
-            e = &x->bpf[i];
-    if (e == NULL) {
-        bpf_entry *n = realloc(x->bpf, (x->n_bpf + 1) * sizeof(*n));
-        if (n == NULL)
-            return 1;
-        x->bpf = n;
-        e = &x->bpf[x->n_bpf++];
-        memset(e, 0, sizeof(*e));
-        e->linktype = rec->linktype;
-        pcap_t *p = pcap_open_dead(linktype_to_dlt(rec->linktype), PDX_MAX_CAPLEN);
-        if (p != NULL) {
-            e->ok = pcap_compile(p, &e->prog, x->filter, 1, PCAP_NETMASK_UNKNOWN) == 0;
-            if (!e->ok)
-                warn(x, "filter '%s' does not compile for link type %u: %s; such packets are dropped",
-                     x->filter, rec->linktype, pcap_geterr(p));
-            pcap_close(p);
-        }
-    }
-    if (!e->ok)
-        return 0;
-    struct pcap_pkthdr h;
-    memset(&h, 0, sizeof(h));
-    h.caplen = rec->caplen;
-    h.len = rec->origlen;
-    return pcap_offline_filter(&e->prog, &h, rec->data) != 0;
-}
-
-static int in_range(const uint8_t *a, const uint8_t *lo, const uint8_t *hi)
-{
-    return memcmp(a, lo, 16) >= 0 && memcmp(a, hi, 16) <= 0;
-}
-
-static int excluded(const indexer *x, const pdx_pkt *p)
-{
-    if (p->kind == PDX_KIND_L2)
-        return 0;
-    for (size_t i = 0; i < x->n_ex; i++)
-        if (in_range(p->src, x->ex_lo[i], x->ex_hi[i]) || in_range(p->dst, x->ex_lo[i], x->ex_hi[i]))
-            return 1;
-    return 0;
-}
-
 /* ---- progress ---------------------------------------------------------------- */
 
 static void show_progress(indexer *x, const char *path, uint64_t done, uint64_t size)
@@ -375,38 +326,141 @@ static int reload_flows(indexer *x)
     return 0;
 }
 
-static int index_one(indexer *x, input *in)
+/* A capture's BEGIN and row, or its final row and COMMIT, as a call for
+ * the writer thread (or made directly): it owns copies of what it needs. */
+typedef struct cap_call {
+    pdx_caprow row;
+    pdx_capinfo info;
+    char path[PATH_MAX];
+    char warnings[PDX_ERRBUF_SIZE];
+} cap_call;
+
+static cap_call *cap_call_new(const pdx_caprow *row, const pdx_capinfo *info)
+{
+    cap_call *c = malloc(sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    c->row = *row;
+    snprintf(c->path, sizeof(c->path), "%s", row->path);
+    snprintf(c->warnings, sizeof(c->warnings), "%s", row->warnings ? row->warnings : "");
+    c->row.path = c->path;
+    c->row.warnings = c->warnings;
+    if (pdx_capinfo_dup(info, &c->info) < 0) {
+        free(c);
+        return NULL;
+    }
+    c->row.info = &c->info;
+    return c;
+}
+
+static void cap_call_free(cap_call *c)
+{
+    pdx_capinfo_free(&c->info);
+    free(c);
+}
+
+static int call_begin(pdx_index *ix, void *arg, char *errbuf)
+{
+    cap_call *c = arg;
+    int rc = PDX_OK;
+    if (ix != NULL && (rc = pdx_index_begin(ix, errbuf)) == PDX_OK)
+        rc = pdx_index_capture_insert(ix, &c->row, errbuf);
+    cap_call_free(c);
+    return rc;
+}
+
+static int call_commit(pdx_index *ix, void *arg, char *errbuf)
+{
+    cap_call *c = arg;
+    int rc = PDX_OK;
+    if (ix != NULL && (rc = pdx_index_capture_finish(ix, &c->row, errbuf)) == PDX_OK)
+        rc = pdx_index_commit(ix, errbuf);
+    cap_call_free(c);
+    return rc;
+}
+
+/* Runs fn on the writer thread (queued after what the flow table queued) or
+ * here.  0, or < 0 with the message in err. */
+static int db_call(indexer *x, pdx_dbq_fn fn, const pdx_caprow *row, const pdx_capinfo *info,
+                   char *err)
+{
+    cap_call *c = cap_call_new(row, info);
+    if (c == NULL)
+        return pdx_errf(err, PDX_ENOMEM, "out of memory");
+    if (x->q == NULL)
+        return fn(x->ix, c, err);
+    int rc = pdx_dbq_call(x->q, fn, c);
+    if (rc < 0 || x->sync_each)
+        rc = pdx_dbq_sync(x->q, err);
+    return rc;
+}
+
+static const queued *queued_path(const indexer *x, const char *path)
+{
+    for (size_t i = 0; i < x->n_qd; i++)
+        if (strcmp(x->qd[i].path, path) == 0)
+            return &x->qd[i];
+    return NULL;
+}
+
+static const queued *queued_content(const indexer *x, const char *fp, uint64_t size)
+{
+    for (size_t i = 0; i < x->n_qd; i++)
+        if (x->qd[i].size == size && strcmp(x->qd[i].fingerprint, fp) == 0)
+            return &x->qd[i];
+    return NULL;
+}
+
+static int queued_add(indexer *x, const pdx_caprow *row)
+{
+    if (pdx_grow(&x->qd, &x->cap_qd, x->n_qd + 1, sizeof(*x->qd)) < 0)
+        return PDX_ENOMEM;
+    queued *q = &x->qd[x->n_qd];
+    if ((q->path = strdup(row->path)) == NULL)
+        return PDX_ENOMEM;
+    q->size = row->size;
+    memcpy(q->fingerprint, row->fingerprint, sizeof(q->fingerprint));
+    x->n_qd++;
+    return PDX_OK;
+}
+
+/*
+ * The checks before a capture is read: already indexed (same path, size and
+ * mtime, or same content), changed since, or the same content as another.
+ * They read what is committed through the second connection, and what this
+ * run has queued but perhaps not committed yet from x->qd, so that they
+ * never wait for the writer thread.  CAP_OK to index it.
+ */
+static int check_capture(indexer *x, const input *in, pdx_caprow *row)
 {
     char err[PDX_ERRBUF_SIZE];
-    pdx_caprow row;
     pdx_capknown known;
-    pdx_capture *cap = NULL;
-    int rc;
-
-    memset(&row, 0, sizeof(row));
-    row.path = in->path;
-    if (file_identity(in->path, &row.size, &row.mtime_ns, NULL, err) < 0) {
+    if (file_identity(in->path, &row->size, &row->mtime_ns, NULL, err) < 0) {
         if (in->explicit_arg)
             pdx_cli_error("%s: %s", in->path, err);
         x->captures_failed += in->explicit_arg;
         return CAP_FAILED;
     }
-    rc = pdx_index_capture_by_path(x->ix, in->path, &known, err);
+    if (queued_path(x, in->path) != NULL) {
+        x->captures_skipped++;
+        return CAP_SKIP;
+    }
+    int rc = pdx_index_capture_by_path(x->rix, in->path, &known, err);
     if (rc < 0) {
         pdx_cli_error("%s: %s", x->db_path, err);
         return CAP_FATAL;
     }
-    if (rc == 1 && known.size == row.size && known.mtime_ns == row.mtime_ns) {
+    if (rc == 1 && known.size == row->size && known.mtime_ns == row->mtime_ns) {
         x->captures_skipped++;
         return CAP_SKIP;
     }
-    if (file_identity(in->path, &row.size, &row.mtime_ns, row.fingerprint, err) < 0) {
+    if (file_identity(in->path, &row->size, &row->mtime_ns, row->fingerprint, err) < 0) {
         pdx_cli_error("%s: %s", in->path, err);
         x->captures_failed++;
         return CAP_FAILED;
     }
     if (rc == 1) {
-        if (strcmp(known.fingerprint, row.fingerprint) == 0) {
+        if (strcmp(known.fingerprint, row->fingerprint) == 0) {
             x->captures_skipped++;
             return CAP_SKIP;
         }
@@ -415,21 +469,35 @@ static int index_one(indexer *x, input *in)
         x->captures_changed++;
         return CAP_SKIP;
     }
-    rc = pdx_index_capture_by_fingerprint(x->ix, row.fingerprint, row.size, &known, err);
+    const queued *same = queued_content(x, row->fingerprint, row->size);
+    rc = same ? 1 : pdx_index_capture_by_fingerprint(x->rix, row->fingerprint, row->size, &known, err);
     if (rc < 0) {
         pdx_cli_error("%s: %s", x->db_path, err);
         return CAP_FATAL;
     }
     if (rc == 1) {
         if (!x->quiet)
-            pdx_cli_note("%s: same content as indexed capture %s; skipped", in->path, known.path);
+            pdx_cli_note("%s: same content as indexed capture %s; skipped", in->path,
+                         same ? same->path : known.path);
         x->captures_skipped++;
         return CAP_SKIP;
     }
+    return CAP_OK;
+}
 
-    pdx_zsrc *zs = NULL;
-    rc = pdx_capture_open_any(in->path, &cap, &zs, &row.compression, err);
-    if (rc < 0) {
+static int index_one(indexer *x, input *in)
+{
+    char err[PDX_ERRBUF_SIZE];
+    pdx_caprow row;
+    int rc;
+
+    memset(&row, 0, sizeof(row));
+    row.path = in->path;
+    if ((rc = check_capture(x, in, &row)) != CAP_OK)
+        return rc;
+
+    parse_job *job = parse_job_open(in->path, &x->popts, &row.compression, err);
+    if (job == NULL) {
         if (in->explicit_arg) {
             pdx_cli_error("%s: %s", in->path, err);
             x->captures_failed++;
@@ -438,73 +506,51 @@ static int index_one(indexer *x, input *in)
         }
         return CAP_FAILED;
     }
+    /* With more than one job, reading and decoding run on libuv's thread
+     * pool while this thread assembles flows and the writer thread stores
+     * them, a capture's BEGIN and COMMIT included: the same packets and
+     * calls in the same order, so the same database. */
+    if (x->jobs > 1)
+        parse_job_start(job, x->loop);
 
-    if (pdx_index_begin(x->ix, err) < 0) {
-        pdx_cli_error("%s: %s", x->db_path, err);
-        pdx_capture_close(cap);
-        pdx_zsrc_close(zs);
-        return CAP_FATAL;
-    }
-    row.info = pdx_capture_info(cap);
+    row.id = x->next_cap_id;
     row.first_ns = row.last_ns = INT64_MIN;
     row.status = "indexing";
     row.warnings = "";
-    if (pdx_index_capture_insert(x->ix, &row, err) < 0) {
+    if (db_call(x, call_begin, &row, parse_job_header(job), err) < 0) {
         pdx_cli_error("%s: %s", x->db_path, err);
         goto fatal;
     }
-
-    pdx_record rec;
-    pdx_pkt pkt;
-    int damaged = 0;
-    char warntext[MAX_WARN_TEXT] = "";
-    uint64_t since_check = 0;
-    for (;;) {
-        rc = pdx_capture_next(cap, &rec, err);
-        if (rc == 0)
-            break;
-        if (rc < 0) {
-            damaged = 1;
-            if (zs != NULL && pdx_zsrc_error(zs)[0]) {
-                size_t l = strlen(err);
-                snprintf(err + l, sizeof(err) - l, " (%s)", pdx_zsrc_error(zs));
-            }
-            warn(x, "%s: %s; indexed up to the damage", in->path, err);
-            snprintf(warntext, sizeof(warntext), "%s", err);
-            break;
-        }
-        row.packets++;
-        row.bytes += rec.origlen;
-        row.cap_bytes += rec.caplen;
-        if (row.first_ns == INT64_MIN || rec.ts_ns < row.first_ns)
-            row.first_ns = rec.ts_ns;
-        if (row.last_ns == INT64_MIN || rec.ts_ns > row.last_ns)
-            row.last_ns = rec.ts_ns;
-        pdx_decode(rec.data, rec.caplen, rec.linktype, &pkt);
-        if (pkt.flags & PDX_PKT_TRUNCATED)
-            row.truncated++;
-        if (pkt.flags & PDX_PKT_INVALID)
-            row.invalid++;
-        if ((x->n_ex && excluded(x, &pkt)) || (x->filter && !bpf_keep(x, &rec))) {
-            x->filtered++;
-            continue;
-        }
-        rc = pdx_flowtab_packet(x->ft, &pkt, rec.linktype, row.id, rec.offset, rec.ts_ns, rec.origlen);
-        if (rc < 0) {
-            pdx_cli_error("%s: %s", x->db_path, op_error(x, err));
-            goto fatal;
-        }
-        if (++since_check >= 65536) {
-            since_check = 0;
-            if (stop_requested)
-                goto interrupted;
-            if (x->progress)
-                show_progress(x, in->path, zs ? pdx_zsrc_consumed(zs) : pdx_capture_tell(cap),
-                              row.size);
-        }
+    if (queued_add(x, &row) < 0) {
+        pdx_cli_error("out of memory");
+        goto fatal;
     }
-    if (stop_requested)
-        goto interrupted;
+    x->next_cap_id++;
+
+    for (int last = 0; !last;) {
+        const parse_chunk *c = parse_job_next(job);
+        for (size_t i = 0; i < c->n; i++) {
+            const parse_item *it = &c->item[i];
+            rc = pdx_flowtab_packet(x->ft, &it->pkt, it->linktype, row.id, it->offset, it->ts_ns,
+                                    it->wirelen);
+            if (rc < 0) {
+                pdx_cli_error("%s: %s", x->db_path, op_error(x, err));
+                parse_job_release(job, c);
+                goto fatal;
+            }
+        }
+        last = c->last;
+        if (x->progress)
+            show_progress(x, in->path, c->pos, row.size);
+        parse_job_release(job, c);
+        if (stop_requested)
+            goto interrupted;
+    }
+    const parse_result *pr = parse_job_result(job);
+    for (size_t i = 0; i < pr->n_warn; i++)
+        warn(x, "%s: %s", in->path, pr->warn[i]);
+    if (pr->damaged)
+        warn(x, "%s: %s; indexed up to the damage", in->path, pr->err);
     {
         /* A file that grew or changed while it was read is not indexed:
          * its fingerprint and size would not describe what was read. */
@@ -518,36 +564,41 @@ static int index_one(indexer *x, input *in)
             goto changed;
         }
     }
-    const pdx_capstats *cs = pdx_capture_stats(cap);
-    if (cs->bad_iface)
+    if (parse_job_bad_iface(job))
         warn(x, "%s: %llu packets name an interface the capture does not describe", in->path,
-             (unsigned long long)cs->bad_iface);
+             (unsigned long long)parse_job_bad_iface(job));
     rc = pdx_flowtab_end_capture(x->ft, row.id);
-    if (rc < 0 || settle(x, err) < 0) {
-        pdx_cli_error("%s: %s", x->db_path, rc < 0 ? op_error(x, err) : err);
+    if (rc < 0) {
+        pdx_cli_error("%s: %s", x->db_path, op_error(x, err));
         goto fatal;
     }
-    row.raw_size = pdx_capture_tell(cap);
-    row.status = damaged ? "damaged" : "complete";
-    row.warnings = warntext;
-    row.info = pdx_capture_info(cap);
-    if (pdx_index_capture_finish(x->ix, &row, err) < 0 || pdx_index_commit(x->ix, err) < 0) {
+    row.packets = pr->packets;
+    row.bytes = pr->bytes;
+    row.cap_bytes = pr->cap_bytes;
+    row.truncated = pr->truncated;
+    row.invalid = pr->invalid;
+    row.first_ns = pr->first_ns;
+    row.last_ns = pr->last_ns;
+    row.raw_size = pr->raw_size;
+    row.status = pr->damaged ? "damaged" : "complete";
+    row.warnings = pr->damaged ? pr->err : "";
+    if (db_call(x, call_commit, &row, parse_job_info(job), err) < 0) {
         pdx_cli_error("%s: %s", x->db_path, err);
         goto fatal;
     }
     x->captures_done++;
-    x->captures_damaged += damaged;
+    x->captures_damaged += pr->damaged;
     x->packets += row.packets;
     x->bytes += row.bytes;
     x->file_bytes += row.size;
-    if (zs != NULL && !x->quiet && !x->json)
+    x->filtered += pr->filtered;
+    if (row.compression != PDX_COMP_NONE && !x->quiet && !x->json)
         pdx_cli_note("%s: %s-compressed; carving from it %s", in->path,
                      pdx_comp_name(row.compression),
                      row.compression == PDX_COMP_GZIP
                          ? "must decompress from the start: 'pcapdex compress' makes it fast"
                          : "is fast only in zstd's seekable format ('pcapdex compress' writes it)");
-    pdx_capture_close(cap);
-    pdx_zsrc_close(zs);
+    parse_job_close(job);
     return CAP_OK;
 
 changed:
@@ -555,21 +606,20 @@ changed:
      * again from the index. */
     settle(x, err);
     pdx_index_rollback(x->ix);
-    pdx_capture_close(cap);
-    pdx_zsrc_close(zs);
+    x->next_cap_id--;
+    free(x->qd[--x->n_qd].path);
+    parse_job_close(job);
     return reload_flows(x) < 0 ? CAP_FATAL : CAP_SKIP;
 
 interrupted:
     settle(x, err);
     pdx_index_rollback(x->ix);
-    pdx_capture_close(cap);
-    pdx_zsrc_close(zs);
+    parse_job_close(job);
     return CAP_STOP;
 fatal:
     settle(x, err);
     pdx_index_rollback(x->ix);
-    pdx_capture_close(cap);
-    pdx_zsrc_close(zs);
+    parse_job_close(job);
     return CAP_FATAL;
 }
 
@@ -790,6 +840,7 @@ static int watch_run(indexer *x)
         return PDX_EXIT_INPUT;
     }
     x->loop = &loop;
+    x->sync_each = 1; /* "indexed FILE" is said once it is committed */
     uv_timer_init(&loop, &w.timer);
     w.timer.data = &w;
     uv_fs_event_init(&loop, &w.event);
@@ -931,6 +982,13 @@ int pdx_cmd_index(int argc, char **argv)
         goto out;
     }
     int64_t max_id = 0;
+    if (pdx_index_open(&x.rix, x.db_path, PDX_INDEX_READ, err) < 0 ||
+        pdx_index_max_capture_id(x.ix, &x.next_cap_id, err) < 0) {
+        pdx_cli_error("%s", err);
+        status = PDX_EXIT_DB;
+        goto out;
+    }
+    x.next_cap_id++;
     if (pdx_index_max_flow_id(x.ix, &max_id, err) < 0) {
         pdx_cli_error("%s: %s", x.db_path, err);
         status = PDX_EXIT_DB;
@@ -965,6 +1023,10 @@ int pdx_cmd_index(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
+    x.popts.ex_lo = (const uint8_t(*)[16])x.ex_lo;
+    x.popts.ex_hi = (const uint8_t(*)[16])x.ex_hi;
+    x.popts.n_ex = x.n_ex;
+    x.popts.filter = x.filter;
     x.progress = !x.quiet && isatty(STDERR_FILENO);
     x.t0 = now_s();
     if (x.watch_dir != NULL) {
@@ -976,8 +1038,16 @@ int pdx_cmd_index(int argc, char **argv)
         goto out;
     }
     peek_times(&x);
+    uv_loop_t loop;
+    if (uv_loop_init(&loop) != 0) {
+        pdx_cli_error("cannot start the event loop");
+        status = PDX_EXIT_DB;
+        goto out;
+    }
+    x.loop = &loop;
     for (size_t i = 0; i < x.n_in; i++) {
         int r = index_one(&x, &x.in[i]);
+        uv_run(x.loop, UV_RUN_NOWAIT); /* frees finished parse jobs */
         if (r == CAP_FATAL) {
             status = PDX_EXIT_DB;
             break;
@@ -994,11 +1064,19 @@ int pdx_cmd_index(int argc, char **argv)
             break;
         }
     }
+    uv_run(x.loop, UV_RUN_DEFAULT);
+    uv_loop_close(x.loop);
+    x.loop = NULL;
     if (x.progress)
         fputs("\r\033[K", stderr);
     /* Fresh statistics (sampled, so cheap) let SQLite pick the right index
      * for address, port and 5-tuple queries. */
-    if (x.captures_done > 0 && status != PDX_EXIT_DB && settle(&x, err) == 0)
+    if (status != PDX_EXIT_DB && settle(&x, err) < 0) {
+        /* A commit queued for the writer thread failed. */
+        pdx_cli_error("%s: %s", x.db_path, err);
+        status = PDX_EXIT_DB;
+    }
+    if (x.captures_done > 0 && status != PDX_EXIT_DB)
         sqlite3_exec(pdx_index_db(x.ix), "PRAGMA analysis_limit=400; ANALYZE;", NULL, NULL, NULL);
     summary(&x, now_s() - x.t0);
     if (status == PDX_EXIT_OK) {
@@ -1011,13 +1089,13 @@ out:
     pdx_dbq_stop(x.q);
     pdx_flowtab_free(x.ft);
     pdx_index_close(x.ix);
+    pdx_index_close(x.rix);
+    for (size_t i = 0; i < x.n_qd; i++)
+        free(x.qd[i].path);
+    free(x.qd);
     for (size_t i = 0; i < x.n_in; i++)
         free(x.in[i].path);
     free(x.in);
-    for (size_t i = 0; i < x.n_bpf; i++)
-        if (x.bpf[i].ok)
-            pcap_freecode(&x.bpf[i].prog);
-    free(x.bpf);
     free(x.warn_json);
     if (x.json) {
         int r = pdx_cli_close_stdout();

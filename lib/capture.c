@@ -1111,6 +1111,34 @@ void pdx_capture_close(pdx_capture *c)
     free(c);
 }
 
+int pdx_capinfo_dup(const pdx_capinfo *in, pdx_capinfo *out)
+{
+    *out = *in;
+    out->ifaces = NULL;
+    out->sections = NULL;
+    if (in->n_ifaces > 0 && (out->ifaces = malloc(in->n_ifaces * sizeof(*in->ifaces))) == NULL)
+        return PDX_ENOMEM;
+    if (in->n_sections > 0 &&
+        (out->sections = malloc(in->n_sections * sizeof(*in->sections))) == NULL) {
+        pdx_capinfo_free(out);
+        return PDX_ENOMEM;
+    }
+    if (in->n_ifaces > 0)
+        memcpy(out->ifaces, in->ifaces, in->n_ifaces * sizeof(*in->ifaces));
+    if (in->n_sections > 0)
+        memcpy(out->sections, in->sections, in->n_sections * sizeof(*in->sections));
+    return PDX_OK;
+}
+
+void pdx_capinfo_free(pdx_capinfo *info)
+{
+    free(info->ifaces);
+    free(info->sections);
+    info->ifaces = NULL;
+    info->sections = NULL;
+    info->n_ifaces = info->n_sections = 0;
+}
+
 const pdx_capinfo *pdx_capture_info(const pdx_capture *c) { return &c->info; }
 const pdx_capstats *pdx_capture_stats(const pdx_capture *c) { return &c->stats; }
 uint64_t pdx_capture_tell(const pdx_capture *c) { return c->base + c->pos; }

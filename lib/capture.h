@@ -122,6 +122,11 @@ int pdx_capture_open_source(pdx_capture **out, const pdx_source *src, char *errb
 int pdx_capture_next(pdx_capture *c, pdx_record *rec, char *errbuf);
 
 const pdx_capinfo *pdx_capture_info(const pdx_capture *c);
+/* A copy of *in with its own interface and section tables (for use after
+ * the reader is closed, or on another thread); free it with
+ * pdx_capinfo_free().  0 or PDX_ENOMEM. */
+int pdx_capinfo_dup(const pdx_capinfo *in, pdx_capinfo *out);
+void pdx_capinfo_free(pdx_capinfo *info);
 const pdx_capstats *pdx_capture_stats(const pdx_capture *c);
 
 /* Bytes consumed so far (the offset of the next record or block). */

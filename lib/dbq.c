@@ -10,9 +10,13 @@
 #define BATCH 512          /* items handed over at once */
 #define MAX_BATCHES 64     /* queued batches before the producer waits */
 
+enum { ITEM_FLOW, ITEM_SEGMENT, ITEM_CALL };
+
 typedef struct item {
-    int is_segment;
+    int kind;
     pdx_flow f; /* f.obuf points at f.inline_offs or a malloc'd copy */
+    pdx_dbq_fn fn;
+    void *arg;
 } item;
 
 typedef struct batch {
@@ -33,14 +37,28 @@ struct pdx_dbq {
     int stop;
     int err;          /* first error, sticky */
     char errmsg[PDX_ERRBUF_SIZE];
+    char callerr[PDX_ERRBUF_SIZE]; /* the thread's buffer for ITEM_CALL errors */
     batch *cur;       /* the producer's batch being filled */
     batch *spare;     /* a free batch to reuse */
 };
 
 static void free_item(item *it)
 {
+    if (it->kind == ITEM_CALL) {
+        it->fn(NULL, it->arg, NULL);
+        return;
+    }
     if (it->f.obuf != it->f.inline_offs)
         free(it->f.obuf);
+}
+
+static int run_item(pdx_dbq *q, item *it)
+{
+    switch (it->kind) {
+    case ITEM_SEGMENT: return pdx_index_put_segment(q->ix, &it->f);
+    case ITEM_FLOW: return pdx_index_put_flow(q->ix, &it->f);
+    default: return it->fn(q->ix, it->arg, q->callerr);
+    }
 }
 
 static void worker(void *arg)
@@ -62,11 +80,15 @@ static void worker(void *arg)
         uv_mutex_unlock(&q->lock);
 
         int rc = 0;
+        const char *msg = NULL;
         for (size_t i = 0; i < b->n; i++) {
             item *it = &b->items[i];
-            if (!failed && rc == 0)
-                rc = it->is_segment ? pdx_index_put_segment(q->ix, &it->f)
-                                    : pdx_index_put_flow(q->ix, &it->f);
+            if (!failed && rc == 0) {
+                rc = run_item(q, it);
+                msg = it->kind == ITEM_CALL ? q->callerr : pdx_index_errmsg(q->ix);
+                if (it->kind == ITEM_CALL)
+                    continue; /* the call freed its argument */
+            }
             free_item(it);
         }
         b->n = 0;
@@ -74,7 +96,7 @@ static void worker(void *arg)
         uv_mutex_lock(&q->lock);
         if (rc < 0 && q->err == 0) {
             q->err = rc;
-            memcpy(q->errmsg, pdx_index_errmsg(q->ix), PDX_ERRBUF_SIZE);
+            memcpy(q->errmsg, msg, PDX_ERRBUF_SIZE);
         }
         if (q->spare == NULL) {
             q->spare = b;
@@ -116,7 +138,7 @@ static int enqueue(pdx_dbq *q, const pdx_flow *f, int is_segment)
     if (q->cur == NULL && (q->cur = calloc(1, sizeof(batch))) == NULL)
         return PDX_ENOMEM;
     item *it = &q->cur->items[q->cur->n];
-    it->is_segment = is_segment;
+    it->kind = is_segment ? ITEM_SEGMENT : ITEM_FLOW;
     it->f = *f;
     it->f.prev = it->f.next = NULL;
     if (is_segment && f->olen > 0) {
@@ -135,6 +157,21 @@ static int enqueue(pdx_dbq *q, const pdx_flow *f, int is_segment)
     if (++q->cur->n == BATCH)
         return flush_cur(q);
     return q->err;
+}
+
+int pdx_dbq_call(pdx_dbq *q, pdx_dbq_fn fn, void *arg)
+{
+    if (q->cur == NULL && (q->cur = calloc(1, sizeof(batch))) == NULL) {
+        fn(NULL, arg, NULL);
+        return PDX_ENOMEM;
+    }
+    item *it = &q->cur->items[q->cur->n];
+    it->kind = ITEM_CALL;
+    it->fn = fn;
+    it->arg = arg;
+    /* Hand it over now: a call ends a unit of work (a capture). */
+    q->cur->n++;
+    return flush_cur(q);
 }
 
 static int op_flow(void *ctx, const pdx_flow *f)

@@ -24,6 +24,17 @@ int pdx_dbq_start(pdx_dbq **out, pdx_index *ix, char *errbuf);
 /* Ops that queue work for the thread (ctx = the queue). */
 pdx_flow_ops pdx_dbq_ops(pdx_dbq *q);
 
+/*
+ * Queues a call of fn(ix, arg, errbuf) on the thread, in order with the
+ * flow rows and segments queued before and after it (a capture's BEGIN,
+ * its row, its COMMIT).  fn returns 0 or a negative code with errbuf set,
+ * and owns arg: when the queue has failed (or is stopped) before the call
+ * runs, fn(NULL, arg, NULL) is called instead, only to free arg.  Returns
+ * the queue's first error so far (0 when none).
+ */
+typedef int (*pdx_dbq_fn)(pdx_index *ix, void *arg, char *errbuf);
+int pdx_dbq_call(pdx_dbq *q, pdx_dbq_fn fn, void *arg);
+
 /* Waits until everything queued is stored.  0, or the first error (its
  * message in errbuf); after an error every later op fails too. */
 int pdx_dbq_sync(pdx_dbq *q, char *errbuf);

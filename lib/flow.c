@@ -610,8 +610,10 @@ int pdx_flowtab_packet(pdx_flowtab *t, const pdx_pkt *p, uint32_t linktype, int6
 
     f->pk[dir]++;
     f->by[dir] += wirelen;
-    if (ts_ns < f->first_ns)
+    if (ts_ns < f->first_ns) {
         f->first_ns = ts_ns;
+        f->first_moved = f->stored;
+    }
     if (ts_ns > f->last_ns)
         f->last_ns = ts_ns;
     f->last_capture = capture_id;
@@ -657,6 +659,7 @@ int pdx_flowtab_end_capture(pdx_flowtab *t, int64_t capture_id)
         if (t->ops.put_flow && (rc = t->ops.put_flow(t->ops.ctx, f)) < 0)
             return rc;
         f->stored = 1;
+        f->first_moved = 0;
         /* The next capture starts a new segment list for this flow. */
         f->cur_capture = -1;
     }

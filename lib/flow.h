@@ -64,6 +64,7 @@ struct pdx_flow {
     uint8_t end_reason;
     uint8_t list;       /* which LRU list it is on */
     uint8_t stored;     /* its row exists in the index (written at a capture's end) */
+    uint8_t first_moved;/* first_ns moved earlier since the row was stored */
     uint16_t ethertype;
     int32_t vlan, vlan_inner; /* -1 when none */
     uint32_t linktype;

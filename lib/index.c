@@ -27,6 +27,7 @@ struct pdx_index {
     char err[PDX_ERRBUF_SIZE];
     sqlite3_stmt *put_flow;
     sqlite3_stmt *upd_flow;
+    sqlite3_stmt *upd_counts;
     sqlite3_stmt *put_seg;
     uint8_t *zbuf;
     size_t zcap;
@@ -215,6 +216,7 @@ void pdx_index_close(pdx_index *ix)
         return;
     sqlite3_finalize(ix->put_flow);
     sqlite3_finalize(ix->upd_flow);
+    sqlite3_finalize(ix->upd_counts);
     sqlite3_finalize(ix->put_seg);
     sqlite3_close(ix->db);
     ZSTD_freeCCtx(ix->zctx);
@@ -357,8 +359,8 @@ int pdx_index_capture_insert(pdx_index *ix, pdx_caprow *row, char *errbuf)
     static const char sql[] =
         "INSERT INTO captures(path, size, mtime_ns, fingerprint, format, byte_order, version,"
         " ts_resolution, snaplen, linktypes, pcap_hdrlen, pcap_swapped, first_ns, last_ns, packets,"
-        " bytes, cap_bytes, truncated, invalid, status, warnings, indexed_ns)"
-        " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,"
+        " bytes, cap_bytes, truncated, invalid, status, warnings, id, indexed_ns)"
+        " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,"
         " CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) * 1000000)";
     sqlite3_stmt *st = NULL;
     const pdx_capinfo *info = row->info;
@@ -388,6 +390,10 @@ int pdx_index_capture_insert(pdx_index *ix, pdx_caprow *row, char *errbuf)
     sqlite3_bind_int64(st, 19, (sqlite3_int64)row->invalid);
     sqlite3_bind_text(st, 20, row->status ? row->status : "indexing", -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 21, row->warnings ? row->warnings : "", -1, SQLITE_STATIC);
+    if (row->id > 0)
+        sqlite3_bind_int64(st, 22, row->id);
+    else
+        sqlite3_bind_null(st, 22);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
@@ -510,6 +516,46 @@ static void bind_blob_or_null(sqlite3_stmt *st, int i, const void *p, int n, int
     "src_packets, src_bytes, dst_packets, dst_bytes, tcp_flags, end_reason, community_id, state, " \
     "first_capture, last_capture"
 
+static void note_duration(pdx_index *ix, const pdx_flow *f)
+{
+    int64_t dur;
+    if (__builtin_sub_overflow(f->last_ns, f->first_ns, &dur))
+        dur = INT64_MAX;
+    if (dur > ix->max_dur)
+        ix->max_dur = dur;
+}
+
+/* A stored flow that went on in a later capture: only its counters, end
+ * and state change (first_ns too when an earlier packet came late, which
+ * takes the full UPDATE).  Leaving the indexed columns out of the SET list
+ * spares SQLite rewriting five index entries. */
+static int update_counts(pdx_index *ix, const pdx_flow *f)
+{
+    if (ix->upd_counts == NULL &&
+        sqlite3_prepare_v3(ix->db,
+                           "UPDATE flows SET last_ns=?2, src_packets=?3, src_bytes=?4,"
+                           " dst_packets=?5, dst_bytes=?6, tcp_flags=?7, end_reason=?8, state=?9,"
+                           " last_capture=?10 WHERE id=?1",
+                           -1, SQLITE_PREPARE_PERSISTENT, &ix->upd_counts, NULL) != SQLITE_OK)
+        return dberr(ix, ix->err, "prepare");
+    sqlite3_stmt *st = ix->upd_counts;
+    sqlite3_reset(st);
+    sqlite3_bind_int64(st, 1, f->id);
+    sqlite3_bind_int64(st, 2, f->last_ns);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)f->pk[0]);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)f->by[0]);
+    sqlite3_bind_int64(st, 5, (sqlite3_int64)f->pk[1]);
+    sqlite3_bind_int64(st, 6, (sqlite3_int64)f->by[1]);
+    sqlite3_bind_int(st, 7, f->tcp_flags);
+    sqlite3_bind_text(st, 8, pdx_end_name(f->end_reason), -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 9, f->state);
+    sqlite3_bind_int64(st, 10, f->last_capture);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return dberr(ix, ix->err, "store flow");
+    note_duration(ix, f);
+    return PDX_OK;
+}
+
 /* A flow's first row is a plain INSERT; a flow that continues from an
  * earlier capture has a row already and is UPDATEd.  (INSERT OR REPLACE
  * would make SQLite keep a statement journal for every row.) */
@@ -535,6 +581,8 @@ int pdx_index_put_flow(void *ctx, const pdx_flow *f)
                            " last_capture=?29 WHERE id=?1",
                            -1, SQLITE_PREPARE_PERSISTENT, &ix->upd_flow, NULL) != SQLITE_OK)
         return dberr(ix, ix->err, "prepare");
+    if (f->stored && !f->first_moved)
+        return update_counts(ix, f);
     st = f->stored ? ix->upd_flow : ix->put_flow;
     sqlite3_reset(st);
     int ip = f->kind != PDX_KIND_L2;
@@ -599,11 +647,7 @@ int pdx_index_put_flow(void *ctx, const pdx_flow *f)
     sqlite3_bind_int64(st, 29, f->last_capture);
     if (sqlite3_step(st) != SQLITE_DONE)
         return dberr(ix, ix->err, "store flow");
-    int64_t dur;
-    if (__builtin_sub_overflow(f->last_ns, f->first_ns, &dur))
-        dur = INT64_MAX;
-    if (dur > ix->max_dur)
-        ix->max_dur = dur;
+    note_duration(ix, f);
     return PDX_OK;
 }
 
@@ -642,13 +686,23 @@ int pdx_index_put_segment(void *ctx, const pdx_flow *f)
     return PDX_OK;
 }
 
-int pdx_index_max_flow_id(pdx_index *ix, int64_t *out, char *errbuf)
+static int max_id(pdx_index *ix, const char *sql, int64_t *out, char *errbuf)
 {
     int64_t v = 0;
-    int rc = query_int(ix, "SELECT max(id) FROM flows", &v, errbuf);
+    int rc = query_int(ix, sql, &v, errbuf);
     if (rc == PDX_OK)
         *out = v;
     return rc;
+}
+
+int pdx_index_max_flow_id(pdx_index *ix, int64_t *out, char *errbuf)
+{
+    return max_id(ix, "SELECT max(id) FROM flows", out, errbuf);
+}
+
+int pdx_index_max_capture_id(pdx_index *ix, int64_t *out, char *errbuf)
+{
+    return max_id(ix, "SELECT max(id) FROM captures", out, errbuf);
 }
 
 static void blob16(sqlite3_stmt *st, int col, uint8_t out[16])

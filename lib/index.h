@@ -79,7 +79,8 @@ int pdx_index_capture_by_path(pdx_index *ix, const char *path, pdx_capknown *out
 int pdx_index_capture_by_fingerprint(pdx_index *ix, const char *fp, uint64_t size, pdx_capknown *out,
                                      char *errbuf);
 
-/* Inserts the row (with the counts it has so far); sets row->id. */
+/* Inserts the row (with the counts it has so far), as row->id when that is
+ * positive; sets row->id. */
 int pdx_index_capture_insert(pdx_index *ix, pdx_caprow *row, char *errbuf);
 /* Writes final counts, status, warnings, sections and interfaces. */
 int pdx_index_capture_finish(pdx_index *ix, const pdx_caprow *row, char *errbuf);
@@ -90,6 +91,7 @@ int pdx_index_put_segment(void *ix, const pdx_flow *f);
 
 /* Largest flow ID stored, 0 when none. */
 int pdx_index_max_flow_id(pdx_index *ix, int64_t *out, char *errbuf);
+int pdx_index_max_capture_id(pdx_index *ix, int64_t *out, char *errbuf);
 
 /* Calls cb for every flow stored live (state & PDX_FS_LIVE), oldest last
  * packet first: the order the flow table's idle lists keep. */

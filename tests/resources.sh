@@ -18,8 +18,9 @@ mkdir -p "$T/emptydir"
 expect empty_directory 0 "$PDX" index --db "$T/e.db" "$T/emptydir"
 
 # A capture that grows while it is read: not indexed (exit 5, a warning);
-# indexed whole by the next run.
-"$GEN" traffic -o "$T/grow.pcap" --bytes 100M --seed 5 >/dev/null 2>&1
+# indexed whole by the next run.  (Big enough that the append lands while it
+# is read; when the indexer was faster, the case proves nothing and is skipped.)
+"$GEN" traffic -o "$T/grow.pcap" --bytes 300M --seed 5 >/dev/null 2>&1
 "$GEN" traffic -o "$T/more.pcap" --packets 1000 --seed 6 --start 1800000000 >/dev/null 2>&1
 "$PDX" index --db "$T/g.db" "$T/grow.pcap" 2>"$T/err" &
 p=$!
@@ -33,15 +34,16 @@ if [ "$rc" -eq 5 ]; then
     ok growing_capture_refused
     has growing_capture_said "$T/err" "grow.pcap: changed while it was read"
     same growing_capture_nothing_written "$(q "$T/g.db" "SELECT count(*) FROM captures")" 0
+    "$PDX" index -q --db "$T/g.db" "$T/grow.pcap"
+    same growing_capture_indexed_next_run "$(q "$T/g.db" "SELECT packets FROM captures")" \
+        "$(tcpdump -nn -r "$T/grow.pcap" 2>/dev/null | wc -l)"
 elif [ "$rc" -eq 0 ]; then
+    # Indexed whole before the append: the next run sees a changed capture.
     echo "the capture was read before it grew: growing-file case inconclusive"
-    SKIP=$((SKIP + 1))
+    SKIP=$((SKIP + 2))
 else
     bad growing_capture_refused "exit $rc: $(head -c 200 "$T/err")"
 fi
-"$PDX" index -q --db "$T/g.db" "$T/grow.pcap"
-same growing_capture_indexed_next_run "$(q "$T/g.db" "SELECT packets FROM captures")" \
-    "$(tcpdump -nn -r "$T/grow.pcap" 2>/dev/null | wc -l)"
 
 mkdir -p "$T/tiny"
 if mount -t tmpfs -o size=400k tmpfs "$T/tiny" 2>/dev/null; then

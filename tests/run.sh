@@ -35,6 +35,7 @@ suite() {
 
 suite unit "$BUILD/unit"
 suite cli sh tests/cli.sh "$BUILD"
+suite jobs sh tests/jobs.sh "$BUILD"
 suite query sh tests/cli_query.sh "$BUILD"
 [ -f tests/check_offsets.py ] && suite offsets python3 tests/check_offsets.py --capwalk "$BUILD/tools/capwalk"
 [ -f tests/check_decode.py ] && suite decode python3 tests/check_decode.py --decwalk "$BUILD/tools/decwalk"

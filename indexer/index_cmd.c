@@ -76,7 +76,11 @@ typedef struct indexer {
     uint64_t packets, bytes, file_bytes, filtered, warnings, not_captures;
     char *warn_json;
     size_t warn_json_len, warn_json_cap;
-    double t0, last_progress;
+    double t0;
+    /* Progress: where the capture being read is, shown by a libuv timer. */
+    uv_timer_t progress_timer;
+    const char *cur_path;
+    uint64_t cur_done, cur_size, cur_packets;
 } indexer;
 
 static volatile sig_atomic_t stop_requested;
@@ -252,18 +256,30 @@ static void warn(indexer *x, const char *fmt, ...)
 
 /* ---- progress ---------------------------------------------------------------- */
 
-static void show_progress(indexer *x, const char *path, uint64_t done, uint64_t size)
+static void on_progress(uv_timer_t *t)
 {
-    double t = now_s();
-    if (t - x->last_progress < 0.5)
+    indexer *x = t->data;
+    if (x->cur_path == NULL)
         return;
-    x->last_progress = t;
-    double el = t - x->t0;
-    double gbps = el > 0 ? (double)(x->file_bytes + done) / el / 1e9 : 0;
-    const char *base = strrchr(path, '/');
+    double el = now_s() - x->t0;
+    double gbps = el > 0 ? (double)(x->file_bytes + x->cur_done) / el / 1e9 : 0;
+    const char *base = strrchr(x->cur_path, '/');
     fprintf(stderr, "\r\033[K%s: %s %3.0f%%  %llu packets  %.2f GB/s", pdx_cli_prog,
-            base ? base + 1 : path, size ? 100.0 * (double)done / (double)size : 100.0,
-            (unsigned long long)(x->packets), gbps);
+            base ? base + 1 : x->cur_path,
+            x->cur_size ? 100.0 * (double)x->cur_done / (double)x->cur_size : 100.0,
+            (unsigned long long)(x->packets + x->cur_packets), gbps);
+}
+
+/* After each chunk: what the progress timer shows, and a turn of the loop
+ * (without waiting) so that the timer fires when it is due. */
+static void note_progress(indexer *x, const char *path, uint64_t done, uint64_t size,
+                          uint64_t packets)
+{
+    x->cur_path = path;
+    x->cur_done = done;
+    x->cur_size = size;
+    x->cur_packets = packets;
+    uv_run(x->loop, UV_RUN_NOWAIT);
 }
 
 /* ---- one capture ------------------------------------------------------------- */
@@ -527,6 +543,7 @@ static int index_one(indexer *x, input *in)
     }
     x->next_cap_id++;
 
+    uint64_t n_packets = 0;
     for (int last = 0; !last;) {
         const parse_chunk *c = parse_job_next(job);
         for (size_t i = 0; i < c->n; i++) {
@@ -540,8 +557,9 @@ static int index_one(indexer *x, input *in)
             }
         }
         last = c->last;
+        n_packets += c->n;
         if (x->progress)
-            show_progress(x, in->path, c->pos, row.size);
+            note_progress(x, in->path, c->pos, row.size, n_packets);
         parse_job_release(job, c);
         if (stop_requested)
             goto interrupted;
@@ -592,6 +610,8 @@ static int index_one(indexer *x, input *in)
     x->bytes += row.bytes;
     x->file_bytes += row.size;
     x->filtered += pr->filtered;
+    x->cur_path = NULL; /* its bytes and packets are in file_bytes and packets now */
+    x->cur_done = x->cur_packets = 0;
     if (row.compression != PDX_COMP_NONE && !x->quiet && !x->json)
         pdx_cli_note("%s: %s-compressed; carving from it %s", in->path,
                      pdx_comp_name(row.compression),
@@ -1045,6 +1065,11 @@ int pdx_cmd_index(int argc, char **argv)
         goto out;
     }
     x.loop = &loop;
+    if (x.progress) {
+        uv_timer_init(&loop, &x.progress_timer);
+        x.progress_timer.data = &x;
+        uv_timer_start(&x.progress_timer, on_progress, 500, 500);
+    }
     for (size_t i = 0; i < x.n_in; i++) {
         int r = index_one(&x, &x.in[i]);
         uv_run(x.loop, UV_RUN_NOWAIT); /* frees finished parse jobs */
@@ -1064,6 +1089,9 @@ int pdx_cmd_index(int argc, char **argv)
             break;
         }
     }
+    x.cur_path = NULL;
+    if (x.progress)
+        uv_close((uv_handle_t *)&x.progress_timer, NULL);
     uv_run(x.loop, UV_RUN_DEFAULT);
     uv_loop_close(x.loop);
     x.loop = NULL;

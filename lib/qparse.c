@@ -67,6 +67,10 @@ struct pdx_query {
     char *sql;
     pdx_qparam *params;
     size_t nparams, capparams;
+    /* A split query (pdx_query_split) shares the tree of the query it came
+     * from (all is empty) and emits split_node with direction split_dir. */
+    const qnode *split_node;
+    int split_dir;
 };
 
 /* ---- lexer ---------------------------------------------------------- */
@@ -955,7 +959,7 @@ static void emit_port_side(pdx_query *q, sbuf *b, const qnode *n, const char *co
 static void emit_dir(pdx_query *q, sbuf *b, const qnode *n, const char *scol, const char *dcol,
                      void (*side)(pdx_query *, sbuf *, const qnode *, const char *))
 {
-    switch (n->dir) {
+    switch (n == q->split_node ? q->split_dir : n->dir) {
     case DIR_SRC: side(q, b, n, scol); break;
     case DIR_DST: side(q, b, n, dcol); break;
     case DIR_BOTH:
@@ -1063,6 +1067,57 @@ void pdx_query_free(pdx_query *q)
     free(q->sql);
     free(q->params);
     free(q);
+}
+
+/* A term that pdx_query_split can split: one address, either direction. */
+static int splittable(const qnode *n)
+{
+    return n->kind == N_TERM && n->term == T_HOST && n->dir == DIR_ANY &&
+           memcmp(n->lo, n->hi, 16) == 0;
+}
+
+static pdx_query *split_one(const pdx_query *q, const qnode *node, int dir)
+{
+    pdx_query *h = calloc(1, sizeof(*h));
+    if (h == NULL)
+        return NULL;
+    h->root = q->root;
+    h->split_node = node;
+    h->split_dir = dir;
+    sbuf b = {NULL, 0, 0, 0};
+    emit(h, &b, h->root);
+    if (b.oom) {
+        free(b.p);
+        pdx_query_free(h);
+        return NULL;
+    }
+    h->sql = b.p;
+    return h;
+}
+
+int pdx_query_split(const pdx_query *q, pdx_query **src, pdx_query **dst)
+{
+    const qnode *node = NULL;
+    if (q == NULL || q->root == NULL || q->split_node != NULL)
+        return 0;
+    if (splittable(q->root)) {
+        node = q->root;
+    } else if (q->root->kind == N_AND) {
+        for (size_t i = 0; i < q->root->nkids && node == NULL; i++)
+            if (splittable(q->root->kids[i]))
+                node = q->root->kids[i];
+    }
+    if (node == NULL)
+        return 0;
+    pdx_query *a = split_one(q, node, DIR_SRC);
+    pdx_query *b = a != NULL ? split_one(q, node, DIR_DST) : NULL;
+    if (b == NULL) {
+        pdx_query_free(a);
+        return PDX_ENOMEM;
+    }
+    *src = a;
+    *dst = b;
+    return 1;
 }
 
 int pdx_qparse(const char *expr, pdx_query **out, char *errbuf, size_t *err_pos)
@@ -1260,6 +1315,21 @@ int pdx_query_match(const pdx_query *q, const pdx_flowrow *row)
 
 /* ---- fuzzing -------------------------------------------------------- */
 
+/* The compiled SQL has one placeholder per parameter and nothing that
+ * could end a string or a statement. */
+static int sql_safe(const pdx_query *q)
+{
+    size_t marks = 0;
+    for (const char *c = pdx_query_sql(q); *c != '\0'; c++) {
+        if (*c == '?')
+            marks++;
+        if (*c == '\'' || *c == '"' || *c == ';' || (c[0] == '-' && c[1] == '-') ||
+            (c[0] == '/' && c[1] == '*'))
+            return 0;
+    }
+    return marks == pdx_query_nparams(q);
+}
+
 int pdx_qparse_fuzz_one(const uint8_t *data, size_t len)
 {
     char *s = malloc(len + 1);
@@ -1274,17 +1344,17 @@ int pdx_qparse_fuzz_one(const uint8_t *data, size_t len)
     int rc = pdx_qparse(s, &q, errbuf, &pos);
     int bad = 0;
     if (rc == PDX_OK) {
-        const char *sql = pdx_query_sql(q);
-        size_t marks = 0;
-        for (const char *c = sql; *c != '\0'; c++) {
-            if (*c == '?')
-                marks++;
-            if (*c == '\'' || *c == '"' || *c == ';' || (c[0] == '-' && c[1] == '-') ||
-                (c[0] == '/' && c[1] == '*'))
-                bad = 1;
+        pdx_query *half[2] = {NULL, NULL};
+        bad = !sql_safe(q);
+        if (pdx_query_split(q, &half[0], &half[1]) == 1) {
+            /* The halves have the whole query's parameters but for one
+             * address: the other side's. */
+            for (int i = 0; i < 2; i++)
+                if (!sql_safe(half[i]) || pdx_query_nparams(half[i]) + 1 != pdx_query_nparams(q))
+                    bad = 1;
+            pdx_query_free(half[0]);
+            pdx_query_free(half[1]);
         }
-        if (marks != pdx_query_nparams(q))
-            bad = 1;
         pdx_flowrow row;
         memset(&row, 0, sizeof(row));
         row.proto = 6;

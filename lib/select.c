@@ -5,6 +5,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* "WHERE expr AND window" for one query. */
+static char *where_of(const pdx_select *s, const pdx_query *q)
+{
+    const char *qs = pdx_query_sql(q);
+    size_t len = strlen(qs) + 128;
+    char *w = malloc(len);
+    if (w != NULL)
+        snprintf(w, len, "WHERE %s%s%s", qs, s->has_until ? " AND first_ns <= ?" : "",
+                 s->has_since ? " AND last_ns >= ? AND first_ns >= ?" : "");
+    return w;
+}
+
 int pdx_select_init(pdx_select *s, pdx_index *ix, const char *expr, const int64_t *since,
                     const int64_t *until, char *errbuf, size_t *err_pos)
 {
@@ -27,20 +39,20 @@ int pdx_select_init(pdx_select *s, pdx_index *ix, const char *expr, const int64_
             s->max_dur = sqlite3_column_int64(st, 0);
         sqlite3_finalize(st);
     }
-    const char *qs = pdx_query_sql(s->q);
-    size_t len = strlen(qs) + 128;
-    s->where = malloc(len);
-    if (s->where == NULL)
+    if ((s->where = where_of(s, s->q)) == NULL)
         return pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
-    snprintf(s->where, len, "WHERE %s%s%s", qs,
-             s->has_until ? " AND first_ns <= ?" : "",
-             s->has_since ? " AND last_ns >= ? AND first_ns >= ?" : "");
+    rc = pdx_query_split(s->q, &s->split_src, &s->split_dst);
+    if (rc < 0)
+        return pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
+    if (rc == 1 && ((s->where_src = where_of(s, s->split_src)) == NULL ||
+                    (s->where_dst = where_of(s, s->split_dst)) == NULL))
+        return pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
     return PDX_OK;
 }
 
-int pdx_select_bind(const pdx_select *s, sqlite3_stmt *st, int first_index)
+static int bind_one(const pdx_select *s, const pdx_query *q, sqlite3_stmt *st, int first_index)
 {
-    int i = pdx_query_bind(s->q, st, first_index);
+    int i = pdx_query_bind(q, st, first_index);
     if (i < 0)
         return i;
     if (s->has_until)
@@ -55,9 +67,24 @@ int pdx_select_bind(const pdx_select *s, sqlite3_stmt *st, int first_index)
     return i;
 }
 
+int pdx_select_bind(const pdx_select *s, sqlite3_stmt *st, int first_index)
+{
+    return bind_one(s, s->q, st, first_index);
+}
+
+int pdx_select_bind_split(const pdx_select *s, sqlite3_stmt *st, int first_index)
+{
+    int i = bind_one(s, s->split_src, st, first_index);
+    return i < 0 ? i : bind_one(s, s->split_dst, st, i);
+}
+
 void pdx_select_free(pdx_select *s)
 {
+    pdx_query_free(s->split_src);
+    pdx_query_free(s->split_dst);
     pdx_query_free(s->q);
     free(s->where);
+    free(s->where_src);
+    free(s->where_dst);
     memset(s, 0, sizeof(*s));
 }

@@ -22,6 +22,12 @@ typedef struct pdx_select {
     int64_t since_ns, until_ns;
     int64_t max_dur;
     char *where; /* "WHERE ..." (never empty) */
+    /* When the expression has a `host A` to split (pdx_query_split): the
+     * two halves and their WHERE clauses; all NULL otherwise.  A list sorted
+     * by first_ns can then be the UNION of the halves, each walking an
+     * address index in order, and stop at its LIMIT. */
+    pdx_query *split_src, *split_dst;
+    char *where_src, *where_dst;
 } pdx_select;
 
 /* Compiles expr (NULL = everything) and the window (NULL = open).  On a
@@ -33,6 +39,9 @@ int pdx_select_init(pdx_select *s, pdx_index *ix, const char *expr, const int64_
 /* Binds the clause's parameters from first_index on; returns the next free
  * index or a negative code. */
 int pdx_select_bind(const pdx_select *s, sqlite3_stmt *st, int first_index);
+
+/* The same for "SELECT ... where_src UNION SELECT ... where_dst". */
+int pdx_select_bind_split(const pdx_select *s, sqlite3_stmt *st, int first_index);
 
 void pdx_select_free(pdx_select *s);
 

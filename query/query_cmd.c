@@ -42,7 +42,7 @@ typedef struct options {
     int64_t since_ns, until_ns;
     int format, format_set;
     const char *sort_arg;
-    const char *sort_sql; /* ORDER BY terms, "id" by default */
+    const char *sort_sql; /* ORDER BY terms, "first_ns" by default */
     int sort_desc;
     uint64_t limit;
     int limit_set;
@@ -64,7 +64,7 @@ static void usage(FILE *out)
             "  --since T           flows active at or after T (RFC 3339, epoch seconds, '2h ago')\n"
             "  --until T           flows active at or before T; times without a zone are UTC\n"
             "  --format F          table (default), csv or json (one object per line)\n"
-            "  --sort FIELD        id (default), first, last, packets, bytes, duration, src,\n"
+            "  --sort FIELD        first (default), id, last, packets, bytes, duration, src,\n"
             "                      dst, sport or dport; -FIELD sorts descending\n"
             "  --limit N           at most N rows (0 = all; default 1000 for the table,\n"
             "                      all for csv and json, 10 for --top)\n"
@@ -637,17 +637,35 @@ static int print_table_row(lister *l, sqlite3_stmt *st)
 
 /* ---- SQL ------------------------------------------------------------------------- */
 
+/* A list in first_ns order of a selection with `host A` in it is the UNION
+ * of its src and dst halves: each walks an address index in first_ns order,
+ * SQLite merges the two, and the LIMIT stops the walk.  As one query with
+ * src_ip = A OR dst_ip = A, every match is sorted before the first row. */
+static int list_split(const options *o, const pdx_select *s)
+{
+    return s->where_src != NULL && strcmp(o->sort_sql, "first_ns") == 0;
+}
+
 static char *list_sql(const options *o, const pdx_select *s)
 {
     const char *dir = o->sort_desc ? " DESC" : "";
     int by_id = strcmp(o->sort_sql, "id") == 0;
-    size_t len = sizeof("SELECT " LIST_COLS " FROM flows  ORDER BY  DESC, id DESC LIMIT ?") +
-                 strlen(s->where) + strlen(o->sort_sql);
+    int split = list_split(o, s);
+    size_t len = sizeof("SELECT " LIST_COLS " FROM flows  UNION SELECT " LIST_COLS
+                        " FROM flows  ORDER BY  DESC, id DESC LIMIT ?") +
+                 strlen(s->where) + strlen(o->sort_sql) +
+                 (split ? strlen(s->where_src) + strlen(s->where_dst) : 0);
     char *sql = malloc(len);
     if (sql == NULL)
         return NULL;
-    snprintf(sql, len, "SELECT " LIST_COLS " FROM flows %s ORDER BY %s%s%s%s LIMIT ?", s->where,
-             o->sort_sql, dir, by_id ? "" : ", id", by_id ? "" : dir);
+    if (split)
+        snprintf(sql, len,
+                 "SELECT " LIST_COLS " FROM flows %s UNION SELECT " LIST_COLS
+                 " FROM flows %s ORDER BY %s%s, id%s LIMIT ?",
+                 s->where_src, s->where_dst, o->sort_sql, dir, dir);
+    else
+        snprintf(sql, len, "SELECT " LIST_COLS " FROM flows %s ORDER BY %s%s%s%s LIMIT ?", s->where,
+                 o->sort_sql, dir, by_id ? "" : ", id", by_id ? "" : dir);
     return sql;
 }
 
@@ -670,15 +688,15 @@ static int64_t sql_limit(const options *o)
 }
 
 /* Prepares sql and binds the selection (and, for the list, the limit). */
-static int prepare_bound(sqlite3 *db, const char *sql, const pdx_select *s, int with_limit,
-                         int64_t limit, sqlite3_stmt **out, char *err)
+static int prepare_bound(sqlite3 *db, const char *sql, const pdx_select *s, int split,
+                         int with_limit, int64_t limit, sqlite3_stmt **out, char *err)
 {
     sqlite3_stmt *st = NULL;
     if (sql == NULL)
         return pdx_errf(err, PDX_ENOMEM, "out of memory");
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
         return pdx_errf(err, PDX_EDB, "preparing the query: %s", sqlite3_errmsg(db));
-    int i = s != NULL ? pdx_select_bind(s, st, 1) : 1;
+    int i = s == NULL ? 1 : split ? pdx_select_bind_split(s, st, 1) : pdx_select_bind(s, st, 1);
     if (i < 0 || (with_limit && sqlite3_bind_int64(st, i, limit) != SQLITE_OK)) {
         int r = pdx_errf(err, PDX_EDB, "binding the query: %s", sqlite3_errmsg(db));
         sqlite3_finalize(st);
@@ -712,13 +730,13 @@ static int plan_depth(const planrow *r, size_t n, size_t i)
 }
 
 /* Prints sql, the same with its parameters filled in, and the query plan. */
-static int explain(sqlite3 *db, const char *title, const char *sql, const pdx_select *s, int with_limit,
-                   int64_t limit, char *err)
+static int explain(sqlite3 *db, const char *title, const char *sql, const pdx_select *s, int split,
+                   int with_limit, int64_t limit, char *err)
 {
     sqlite3_stmt *st = NULL;
     planrow *rows = NULL;
     size_t n = 0, cap = 0;
-    int rc = prepare_bound(db, sql, s, with_limit, limit, &st, err);
+    int rc = prepare_bound(db, sql, s, split, with_limit, limit, &st, err);
     if (rc < 0)
         return rc;
     char *expanded = sqlite3_expanded_sql(st);
@@ -734,7 +752,7 @@ static int explain(sqlite3 *db, const char *title, const char *sql, const pdx_se
     if (eqp == NULL)
         return pdx_errf(err, PDX_ENOMEM, "out of memory");
     snprintf(eqp, len, "EXPLAIN QUERY PLAN %s", sql);
-    rc = prepare_bound(db, eqp, s, with_limit, limit, &st, err);
+    rc = prepare_bound(db, eqp, s, split, with_limit, limit, &st, err);
     free(eqp);
     if (rc < 0)
         return rc;
@@ -790,11 +808,11 @@ static int run_list(options *o, sqlite3 *db, const pdx_select *s, const char *db
     memset(&l, 0, sizeof(l));
     l.db = db;
     if (o->explain) {
-        rc = explain(db, "flows", sql, s, 1, sql_limit(o), err);
+        rc = explain(db, "flows", sql, s, list_split(o, s), 1, sql_limit(o), err);
         if (rc == PDX_OK && o->format != FMT_TABLE) {
             printf("\n");
             rc = explain(db, "captures of a flow stored in several captures", FLOW_CAPS_SQL, NULL,
-                         0, 0, err);
+                         0, 0, 0, err);
         }
         free(sql);
         if (rc < 0) {
@@ -805,7 +823,7 @@ static int run_list(options *o, sqlite3 *db, const pdx_select *s, const char *db
     }
     if (o->format != FMT_TABLE && (rc = capcache_load(&l.caps, db, err)) < 0)
         goto dberr;
-    if ((rc = prepare_bound(db, sql, s, 1, sql_limit(o), &st, err)) < 0)
+    if ((rc = prepare_bound(db, sql, s, list_split(o, s), 1, sql_limit(o), &st, err)) < 0)
         goto dberr;
     if (o->format == FMT_CSV)
         printf("%s\n", csv_header);
@@ -864,7 +882,7 @@ static int run_count(options *o, sqlite3 *db, const pdx_select *s, const char *d
     char *sql = count_sql(s);
     int rc, status;
     if (o->explain) {
-        rc = explain(db, "count", sql, s, 0, 0, err);
+        rc = explain(db, "count", sql, s, 0, 0, 0, err);
         free(sql);
         if (rc < 0) {
             pdx_cli_error("%s: %s", db_path, err);
@@ -872,7 +890,7 @@ static int run_count(options *o, sqlite3 *db, const pdx_select *s, const char *d
         }
         return PDX_EXIT_OK;
     }
-    rc = prepare_bound(db, sql, s, 0, 0, &st, err);
+    rc = prepare_bound(db, sql, s, 0, 0, 0, &st, err);
     free(sql);
     if (rc < 0) {
         pdx_cli_error("%s: %s", db_path, err);
@@ -999,7 +1017,7 @@ static int run_top(options *o, sqlite3 *db, const pdx_select *s, const char *db_
     int rc;
     if (o->explain) {
         char *sql = pdx_summary_top_sql(s, o->top_kind);
-        rc = explain(db, "top", sql, s, 0, 0, err);
+        rc = explain(db, "top", sql, s, 0, 0, 0, err);
         free(sql);
     } else {
         rc = pdx_summary_top(db, s, o->top_kind, o->by, (size_t)PDX_MIN(o->limit, (uint64_t)SIZE_MAX),
@@ -1046,7 +1064,7 @@ static int run_series(options *o, sqlite3 *db, const pdx_select *s, const char *
     int rc;
     if (o->explain) {
         char *sql = pdx_summary_timeseries_sql(s);
-        rc = explain(db, "time series", sql, s, 0, 0, err);
+        rc = explain(db, "time series", sql, s, 0, 0, 0, err);
         free(sql);
         if (rc < 0) {
             pdx_cli_error("%s: %s", db_path, err);
@@ -1192,7 +1210,7 @@ static int parse_options(options *o, int argc, char **argv)
     char err[PDX_ERRBUF_SIZE];
     int c, modes = 0;
 
-    o->sort_sql = "id";
+    o->sort_sql = "first_ns";
     o->top_kind = -1;
     o->mode = MODE_LIST;
     optind = 1;

@@ -151,7 +151,8 @@ FIELDS = ["id", "proto", "src", "sport", "dst", "dport", "vlan", "first", "last"
           "tcp_flags", "end", "community_id", "captures"]
 con = sqlite3.connect(DB)
 con.row_factory = sqlite3.Row
-rows = [dict(r) for r in con.execute("SELECT * FROM flows ORDER BY id")]
+# In the default order of a list: by first packet time, then id.
+rows = [dict(r) for r in con.execute("SELECT * FROM flows ORDER BY first_ns, id")]
 caps = {}
 for fid, path in con.execute(
         "SELECT DISTINCT p.flow_id, c.path FROM packets p JOIN captures c ON c.id = p.capture_id "
@@ -483,6 +484,28 @@ want = [r["id"] for r in sorted((r for r in rows if r["proto"] == 17),
                                 key=lambda r: (r["bytes"], r["id"]), reverse=True)][:7]
 got = [json.loads(l)["id"] for l in out.splitlines()]
 ok("limit_after_sort") if got == want else fail("limit_after_sort", (got, want))
+# The default order, and limits on `host A` lists (a UNION of the src and
+# dst halves, merged in first_ns order): the first N of the full order.
+code, out, err = run(["--format", "csv", "--limit", "50"])
+got = [int(l.split(",")[0]) for l in out.splitlines()[1:]]
+want = [r["id"] for r in rows][:50]
+ok("default_order_first") if got == want else fail("default_order_first", (got[:5], want[:5]))
+import collections, ipaddress
+def addr_text(b):
+    return str(ipaddress.IPv4Address(b[12:]) if b[:12] == b"\0" * 10 + b"\xff\xff" else ipaddress.IPv6Address(b))
+BUSY = addr_text(collections.Counter(r["dst_ip"] for r in rows if r["dst_ip"]).most_common(1)[0][0])
+for expr, pred in (("host " + BUSY, host(BUSY)), ("host %s and tcp" % BUSY, AND(host(BUSY), proto(6))),
+                   ("udp and not port 53 and host " + BUSY, AND(proto(17), NOT(port(53)), host(BUSY)))):
+    for desc in (False, True):
+        match = [r["id"] for r in rows if pred(r)]
+        want = (match[::-1] if desc else match)[:2]
+        code, out, err = run(["--format", "json", "--limit", "2"] + (["--sort", "-first"] if desc else []) + [expr])
+        got = [json.loads(l)["id"] for l in out.splitlines()]
+        name = "host_limit[%s%s]" % (expr, " desc" if desc else "")
+        ok(name) if got == want and len(match) > 2 else fail(name, (got, want, len(match)))
+code, out, err = run(["--explain", "host " + BUSY])
+name = "host_list_merges"
+ok(name) if "MERGE (UNION)" in out and "TEMP B-TREE" not in out.split("captures of")[0] else fail(name, out[-400:])
 code, out, err = run(["--sort=-packets", "--limit", "3", "--format", "json"])
 ok("sort_equals_form") if code == 0 and len(out.splitlines()) == 3 else fail("sort_equals_form", err)
 

@@ -644,26 +644,43 @@ int pdx_flowtab_packet(pdx_flowtab *t, const pdx_pkt *p, uint32_t linktype, int6
     return append_offset(t, f, offset);
 }
 
+static int cmp_flow_id(const void *a, const void *b)
+{
+    int64_t x = (*(pdx_flow *const *)a)->id, y = (*(pdx_flow *const *)b)->id;
+    return (x > y) - (x < y);
+}
+
 int pdx_flowtab_end_capture(pdx_flowtab *t, int64_t capture_id)
 {
     int rc = sweep(t);
     if (rc < 0)
         return rc;
+    /* Written in ID order: the rows (and their first_ns index entries) then
+     * go in at the end of their B-trees instead of all over them. */
+    pdx_flow **live = malloc((t->count ? t->count : 1) * sizeof(*live));
+    if (live == NULL)
+        return PDX_ENOMEM;
+    size_t n = 0;
     for (size_t i = 0; i < t->cap; i++) {
         pdx_flow *f = t->slots[i].f;
-        if (f == NULL || f->cur_capture != capture_id)
-            continue;
+        if (f != NULL && f->cur_capture == capture_id)
+            live[n++] = f;
+    }
+    qsort(live, n, sizeof(*live), cmp_flow_id);
+    for (size_t i = 0; i < n; i++) {
+        pdx_flow *f = live[i];
         if ((rc = flush_segment(t, f)) < 0)
-            return rc;
+            break;
         f->state |= PDX_FS_LIVE;
         if (t->ops.put_flow && (rc = t->ops.put_flow(t->ops.ctx, f)) < 0)
-            return rc;
+            break;
         f->stored = 1;
         f->first_moved = 0;
         /* The next capture starts a new segment list for this flow. */
         f->cur_capture = -1;
     }
-    return PDX_OK;
+    free(live);
+    return rc < 0 ? rc : PDX_OK;
 }
 
 int64_t pdx_flowtab_next_id(const pdx_flowtab *t)

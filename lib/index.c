@@ -187,7 +187,7 @@ int pdx_index_open(pdx_index **out, const char *path, int mode, char *errbuf)
     if (mode == PDX_INDEX_WRITE) {
         if ((rc = exec(ix, "PRAGMA journal_mode=WAL", errbuf)) < 0 ||
             (rc = exec(ix, "PRAGMA synchronous=NORMAL", errbuf)) < 0 ||
-            (rc = exec(ix, "PRAGMA cache_size=-65536", errbuf)) < 0 ||
+            (rc = exec(ix, "PRAGMA cache_size=-131072", errbuf)) < 0 ||
             (rc = exec(ix, "PRAGMA temp_store=MEMORY", errbuf)) < 0) {
             pdx_errf(errbuf, PDX_EDB, "%s: %s", path, sqlite3_errmsg(ix->db));
             goto fail;
@@ -525,29 +525,42 @@ static void note_duration(pdx_index *ix, const pdx_flow *f)
         ix->max_dur = dur;
 }
 
+/* Prepares sql into *slot once (kept for the connection's life). */
+static int prepared(pdx_index *ix, sqlite3_stmt **slot, const char *sql)
+{
+    if (*slot == NULL &&
+        sqlite3_prepare_v3(ix->db, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL) != SQLITE_OK)
+        return dberr(ix, ix->err, "prepare");
+    return PDX_OK;
+}
+
+/* Packets and bytes both ways, TCP flags and end reason, from parameter i. */
+static void bind_counts(sqlite3_stmt *st, int i, const pdx_flow *f)
+{
+    sqlite3_bind_int64(st, i, (sqlite3_int64)f->pk[0]);
+    sqlite3_bind_int64(st, i + 1, (sqlite3_int64)f->by[0]);
+    sqlite3_bind_int64(st, i + 2, (sqlite3_int64)f->pk[1]);
+    sqlite3_bind_int64(st, i + 3, (sqlite3_int64)f->by[1]);
+    sqlite3_bind_int(st, i + 4, f->tcp_flags);
+    sqlite3_bind_text(st, i + 5, pdx_end_name(f->end_reason), -1, SQLITE_STATIC);
+}
+
 /* A stored flow that went on in a later capture: only its counters, end
  * and state change (first_ns too when an earlier packet came late, which
  * takes the full UPDATE).  Leaving the indexed columns out of the SET list
  * spares SQLite rewriting five index entries. */
 static int update_counts(pdx_index *ix, const pdx_flow *f)
 {
-    if (ix->upd_counts == NULL &&
-        sqlite3_prepare_v3(ix->db,
-                           "UPDATE flows SET last_ns=?2, src_packets=?3, src_bytes=?4,"
-                           " dst_packets=?5, dst_bytes=?6, tcp_flags=?7, end_reason=?8, state=?9,"
-                           " last_capture=?10 WHERE id=?1",
-                           -1, SQLITE_PREPARE_PERSISTENT, &ix->upd_counts, NULL) != SQLITE_OK)
-        return dberr(ix, ix->err, "prepare");
+    if (prepared(ix, &ix->upd_counts,
+                  "UPDATE flows SET last_ns=?2, src_packets=?3, src_bytes=?4,"
+                  " dst_packets=?5, dst_bytes=?6, tcp_flags=?7, end_reason=?8, state=?9,"
+                  " last_capture=?10 WHERE id=?1") < 0)
+        return PDX_EDB;
     sqlite3_stmt *st = ix->upd_counts;
     sqlite3_reset(st);
     sqlite3_bind_int64(st, 1, f->id);
     sqlite3_bind_int64(st, 2, f->last_ns);
-    sqlite3_bind_int64(st, 3, (sqlite3_int64)f->pk[0]);
-    sqlite3_bind_int64(st, 4, (sqlite3_int64)f->by[0]);
-    sqlite3_bind_int64(st, 5, (sqlite3_int64)f->pk[1]);
-    sqlite3_bind_int64(st, 6, (sqlite3_int64)f->by[1]);
-    sqlite3_bind_int(st, 7, f->tcp_flags);
-    sqlite3_bind_text(st, 8, pdx_end_name(f->end_reason), -1, SQLITE_STATIC);
+    bind_counts(st, 3, f);
     sqlite3_bind_int(st, 9, f->state);
     sqlite3_bind_int64(st, 10, f->last_capture);
     if (sqlite3_step(st) != SQLITE_DONE)
@@ -563,24 +576,20 @@ int pdx_index_put_flow(void *ctx, const pdx_flow *f)
 {
     pdx_index *ix = ctx;
     sqlite3_stmt *st;
-    if (ix->put_flow == NULL &&
-        sqlite3_prepare_v3(ix->db,
-                           "INSERT INTO flows(" FLOW_COLS ") VALUES (?1,?2,?3,?4,?5,?6,?7,"
-                           "?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,"
-                           "?26,?27,?28,?29)",
-                           -1, SQLITE_PREPARE_PERSISTENT, &ix->put_flow, NULL) != SQLITE_OK)
-        return dberr(ix, ix->err, "prepare");
-    if (ix->upd_flow == NULL &&
-        sqlite3_prepare_v3(ix->db,
-                           "UPDATE flows SET proto=?2, ethertype=?3, linktype=?4, src_ip=?5,"
-                           " dst_ip=?6, src_port=?7, dst_port=?8, icmp_id=?9, src_mac=?10,"
-                           " dst_mac=?11, vlan=?12, vlan_inner=?13, tunnel=?14, tunnel_src=?15,"
-                           " tunnel_dst=?16, vni=?17, first_ns=?18, last_ns=?19, src_packets=?20,"
-                           " src_bytes=?21, dst_packets=?22, dst_bytes=?23, tcp_flags=?24,"
-                           " end_reason=?25, community_id=?26, state=?27, first_capture=?28,"
-                           " last_capture=?29 WHERE id=?1",
-                           -1, SQLITE_PREPARE_PERSISTENT, &ix->upd_flow, NULL) != SQLITE_OK)
-        return dberr(ix, ix->err, "prepare");
+    if (prepared(ix, &ix->put_flow,
+                  "INSERT INTO flows(" FLOW_COLS ") VALUES (?1,?2,?3,?4,?5,?6,?7,"
+                  "?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,"
+                  "?26,?27,?28,?29)") < 0)
+        return PDX_EDB;
+    if (prepared(ix, &ix->upd_flow,
+                  "UPDATE flows SET proto=?2, ethertype=?3, linktype=?4, src_ip=?5,"
+                  " dst_ip=?6, src_port=?7, dst_port=?8, icmp_id=?9, src_mac=?10,"
+                  " dst_mac=?11, vlan=?12, vlan_inner=?13, tunnel=?14, tunnel_src=?15,"
+                  " tunnel_dst=?16, vni=?17, first_ns=?18, last_ns=?19, src_packets=?20,"
+                  " src_bytes=?21, dst_packets=?22, dst_bytes=?23, tcp_flags=?24,"
+                  " end_reason=?25, community_id=?26, state=?27, first_capture=?28,"
+                  " last_capture=?29 WHERE id=?1") < 0)
+        return PDX_EDB;
     if (f->stored && !f->first_moved)
         return update_counts(ix, f);
     st = f->stored ? ix->upd_flow : ix->put_flow;
@@ -631,12 +640,7 @@ int pdx_index_put_flow(void *ctx, const pdx_flow *f)
         sqlite3_bind_null(st, 17);
     sqlite3_bind_int64(st, 18, f->first_ns);
     sqlite3_bind_int64(st, 19, f->last_ns);
-    sqlite3_bind_int64(st, 20, (sqlite3_int64)f->pk[0]);
-    sqlite3_bind_int64(st, 21, (sqlite3_int64)f->by[0]);
-    sqlite3_bind_int64(st, 22, (sqlite3_int64)f->pk[1]);
-    sqlite3_bind_int64(st, 23, (sqlite3_int64)f->by[1]);
-    sqlite3_bind_int(st, 24, f->tcp_flags);
-    sqlite3_bind_text(st, 25, pdx_end_name(f->end_reason), -1, SQLITE_STATIC);
+    bind_counts(st, 20, f);
     char cid[PDX_COMMUNITYID_LEN];
     if (ip && pdx_community_id(0, f->src, f->dst, f->proto, f->sport, f->dport, cid) == 0)
         sqlite3_bind_text(st, 26, cid, -1, SQLITE_TRANSIENT);
@@ -655,13 +659,11 @@ int pdx_index_put_segment(void *ctx, const pdx_flow *f)
 {
     pdx_index *ix = ctx;
     sqlite3_stmt *st;
-    if (ix->put_seg == NULL &&
-        sqlite3_prepare_v3(ix->db,
-                           "INSERT INTO packets(flow_id, capture_id, seg, count,"
-                           " first_offset, last_offset, encoding, offsets)"
-                           " VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
-                           -1, SQLITE_PREPARE_PERSISTENT, &ix->put_seg, NULL) != SQLITE_OK)
-        return dberr(ix, ix->err, "prepare");
+    if (prepared(ix, &ix->put_seg,
+                  "INSERT INTO packets(flow_id, capture_id, seg, count,"
+                  " first_offset, last_offset, encoding, offsets)"
+                  " VALUES (?1,?2,?3,?4,?5,?6,?7,?8)") < 0)
+        return PDX_EDB;
     const uint8_t *blob;
     size_t blen;
     if (ix->zctx == NULL)

@@ -50,14 +50,11 @@ static ssize_t raw_read(void *ctx, void *buf, size_t n)
 static int raw_open(rawsrc *r, const char *path, char *errbuf)
 {
     memset(r, 0, sizeof(*r));
-    r->fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
+    r->fd = pdx_open_regular(path, &st);
     if (r->fd < 0)
-        return pdx_errf(errbuf, PDX_EIO, "%s: %s", path, strerror(errno));
-    if (fstat(r->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(r->fd);
-        return pdx_errf(errbuf, PDX_EIO, "%s: not a regular file", path);
-    }
+        return pdx_errf(errbuf, PDX_EIO, "%s: %s", path,
+                        r->fd == PDX_OPEN_NOTREG ? "not a regular file" : strerror(errno));
     int kind = pdx_comp_detect(r->fd);
     if (kind != PDX_COMP_NONE) {
         int rc = pdx_zreader_open(&r->z, path, r->fd, (uint64_t)st.st_size, kind, errbuf);

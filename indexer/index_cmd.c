@@ -306,14 +306,11 @@ static int settle(indexer *x, char *err)
 /* Opens path to learn size, mtime and fingerprint. */
 static int file_identity(const char *path, uint64_t *size, int64_t *mtime, char fp[80], char *errbuf)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
+    int fd = pdx_open_regular(path, &st);
     if (fd < 0)
-        return pdx_errf(errbuf, PDX_EIO, "%s", strerror(errno));
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return pdx_errf(errbuf, PDX_EIO, "not a regular file");
-    }
+        return pdx_errf(errbuf, PDX_EIO, "%s",
+                        fd == PDX_OPEN_NOTREG ? "not a regular file" : strerror(errno));
     *size = (uint64_t)st.st_size;
     *mtime = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
     int rc = fp ? pdx_fingerprint_fd(fd, *size, fp, errbuf) : PDX_OK;

@@ -153,7 +153,16 @@ char *pdx_addr_format(const uint8_t a[16], char *buf, size_t len)
 {
     char tmp[PDX_ADDR_STRLEN];
     if (pdx_addr_is_v4(a)) {
-        snprintf(tmp, sizeof(tmp), "%u.%u.%u.%u", a[12], a[13], a[14], a[15]);
+        char *p = tmp;
+        for (int i = 12; i < 16; i++) {
+            unsigned v = a[i];
+            if (v >= 100)
+                *p++ = (char)('0' + v / 100);
+            if (v >= 10)
+                *p++ = (char)('0' + v / 10 % 10);
+            *p++ = (char)('0' + v % 10);
+            *p++ = i < 15 ? '.' : '\0';
+        }
     } else {
         unsigned w[8];
         for (int i = 0; i < 8; i++)

@@ -84,8 +84,10 @@ static int load_row(pdx_index *ix, int64_t id, caprow *r, char *errbuf)
 /* Present and unchanged?  Leaves the open descriptor in *fdp when asked. */
 static int check_file(const caprow *r, int *fdp, char *errbuf)
 {
-    int fd = open(r->path, O_RDONLY | O_CLOEXEC);
     struct stat st;
+    int fd = pdx_open_regular(r->path, &st);
+    if (fd == PDX_OPEN_NOTREG)
+        return pdx_errf(errbuf, PDX_ECHANGED, "%s: no longer a regular file", r->path);
     if (fd < 0) {
         if (errno == ENOENT || errno == ENOTDIR)
             return pdx_errf(errbuf, PDX_EMISSING, "%s: missing (it was indexed; moved or deleted?)",
@@ -93,9 +95,7 @@ static int check_file(const caprow *r, int *fdp, char *errbuf)
         return pdx_errf(errbuf, PDX_EIO, "%s: %s", r->path, strerror(errno));
     }
     int rc = PDX_OK;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        rc = pdx_errf(errbuf, PDX_ECHANGED, "%s: no longer a regular file", r->path);
-    } else if ((uint64_t)st.st_size != r->size) {
+    if ((uint64_t)st.st_size != r->size) {
         rc = pdx_errf(errbuf, PDX_ECHANGED, "%s: changed since it was indexed (size %lld, was %llu)",
                       r->path, (long long)st.st_size, (unsigned long long)r->size);
     } else {

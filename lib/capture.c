@@ -1048,19 +1048,11 @@ int pdx_capture_open(pdx_capture **out, const char *path, char *errbuf)
 {
     struct stat st;
     pdx_capture *c;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = pdx_open_regular(path, &st);
 
     if (fd < 0)
-        return pdx_errf(errbuf, PDX_EIO, "%s: %s", path, strerror(errno));
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-        close(fd);
-        return pdx_errf(errbuf, PDX_EIO, "%s: %s", path, strerror(e));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return pdx_errf(errbuf, PDX_EIO, "%s: not a regular file", path);
-    }
+        return pdx_errf(errbuf, PDX_EIO, "%s: %s", path,
+                        fd == PDX_OPEN_NOTREG ? "not a regular file" : strerror(errno));
 #if defined(POSIX_FADV_SEQUENTIAL)
     (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 #endif

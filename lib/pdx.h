@@ -50,6 +50,24 @@ int pdx_errf(char *errbuf, int code, const char *fmt, ...)
  */
 int pdx_grow(void *pp, size_t *cap, size_t need, size_t elem);
 
+/* A growing string, always NUL-terminated once something is in it.  When
+ * memory runs out, oom is set and later appends do nothing. */
+typedef struct pdx_strbuf {
+    char *p;
+    size_t len, cap;
+    int oom;
+} pdx_strbuf;
+void pdx_sb_putn(pdx_strbuf *b, const char *s, size_t n);
+
+/*
+ * Opens path read-only and fstat()s it into *st.  Returns the descriptor;
+ * -1 with errno set when it cannot be opened or stat'ed; PDX_OPEN_NOTREG
+ * when it is not a regular file (nothing left open).
+ */
+#define PDX_OPEN_NOTREG (-2)
+struct stat;
+int pdx_open_regular(const char *path, struct stat *st);
+
 /* A short name for a status code ("io", "format", ...). Never NULL. */
 const char *pdx_strerror(int code);
 

@@ -865,31 +865,11 @@ static int check_depth(parser *p, const qnode *n, int level)
 
 /* ---- SQL ------------------------------------------------------------ */
 
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} sbuf;
+typedef pdx_strbuf sbuf;
 
 static void sb_add(sbuf *b, const char *s)
 {
-    size_t n = strlen(s);
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *np = realloc(b->p, cap);
-        if (np == NULL) {
-            b->oom = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n + 1);
-    b->len += n;
+    pdx_sb_putn(b, s, strlen(s));
 }
 
 static pdx_qparam *new_param(pdx_query *q, sbuf *b, int type)

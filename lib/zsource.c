@@ -231,14 +231,11 @@ void pdx_zsrc_close(pdx_zsrc *z)
 int pdx_capture_open_any(const char *path, pdx_capture **cap, pdx_zsrc **zout, int *kind,
                          char *errbuf)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
+    int fd = pdx_open_regular(path, &st);
     if (fd < 0)
-        return pdx_errf(errbuf, PDX_EIO, "%s", strerror(errno));
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return pdx_errf(errbuf, PDX_EIO, "not a regular file");
-    }
+        return pdx_errf(errbuf, PDX_EIO, "%s",
+                        fd == PDX_OPEN_NOTREG ? "not a regular file" : strerror(errno));
     int k = pdx_comp_detect(fd);
     if (k == PDX_COMP_NONE) {
         close(fd);

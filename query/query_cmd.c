@@ -145,61 +145,111 @@ static size_t utf8_len(const unsigned char *s, const unsigned char *end)
     return n;
 }
 
+/* ---- output buffer ---------------------------------------------------------- */
+
+/* Rows are built in a buffer and written with one fwrite: printf and putc
+ * per field cost more than the query for a list of 1000 flows. */
+typedef pdx_strbuf strbuf;
+
+static void sb_put(strbuf *b, const char *s)
+{
+    pdx_sb_putn(b, s, strlen(s));
+}
+
+static void sb_putc(strbuf *b, char c)
+{
+    pdx_sb_putn(b, &c, 1);
+}
+
+static void sb_i64(strbuf *b, int64_t v)
+{
+    char t[24];
+    size_t i = sizeof(t);
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        t[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0)
+        t[--i] = '-';
+    pdx_sb_putn(b, t + i, sizeof(t) - i);
+}
+
+/* Writes what b holds to f and empties it.  PDX_ENOMEM when b ran out. */
+static int sb_flush(strbuf *b, FILE *f)
+{
+    if (b->oom)
+        return PDX_ENOMEM;
+    if (b->len > 0)
+        fwrite(b->p, 1, b->len, f);
+    b->len = 0;
+    return PDX_OK;
+}
+
 /* A JSON string; bytes that are not UTF-8 (a path can hold any) become U+FFFD. */
-static void json_str(FILE *f, const char *s)
+static void json_str(strbuf *b, const char *s)
 {
     const unsigned char *p = (const unsigned char *)s, *end = p + strlen(s);
-    putc('"', f);
+    sb_putc(b, '"');
     while (p < end) {
+        const unsigned char *run = p;
+        while (p < end && *p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\')
+            p++;
+        pdx_sb_putn(b, (const char *)run, (size_t)(p - run));
+        if (p == end)
+            break;
         unsigned char c = *p;
         if (c == '"' || c == '\\') {
-            putc('\\', f);
-            putc(c, f);
+            sb_putc(b, '\\');
+            sb_putc(b, (char)c);
             p++;
         } else if (c < 0x20 || c == 0x7f) {
-            fprintf(f, "\\u%04x", c);
-            p++;
-        } else if (c < 0x80) {
-            putc(c, f);
+            char u[8];
+            snprintf(u, sizeof(u), "\\u%04x", c);
+            sb_put(b, u);
             p++;
         } else {
             size_t n = utf8_len(p, end);
             if (n == 0) {
-                fputs("\\ufffd", f);
+                sb_put(b, "\\ufffd");
                 p++;
             } else {
-                fwrite(p, 1, n, f);
+                pdx_sb_putn(b, (const char *)p, n);
                 p += n;
             }
         }
     }
-    putc('"', f);
-}
-
-static void json_str_or_null(FILE *f, const char *s)
-{
-    if (s == NULL)
-        fputs("null", f);
-    else
-        json_str(f, s);
+    sb_putc(b, '"');
 }
 
 /* A CSV field, quoted as RFC 4180 says when it holds a comma, quote or line break. */
-static void csv_str(FILE *f, const char *s)
+static void csv_str(strbuf *b, const char *s)
 {
     if (s == NULL)
         return;
     if (strpbrk(s, ",\"\r\n") == NULL) {
-        fputs(s, f);
+        sb_put(b, s);
         return;
     }
-    putc('"', f);
+    sb_putc(b, '"');
     for (; *s; s++) {
         if (*s == '"')
-            putc('"', f);
-        putc(*s, f);
+            sb_putc(b, '"');
+        sb_putc(b, *s);
     }
-    putc('"', f);
+    sb_putc(b, '"');
+}
+
+/* One string to f, as JSON or as a CSV field. */
+static void str_out(FILE *f, const char *s, int json)
+{
+    strbuf b = {NULL, 0, 0, 0};
+    if (json)
+        json_str(&b, s);
+    else
+        csv_str(&b, s);
+    sb_flush(&b, f);
+    free(b.p);
 }
 
 /* "1.234s": seconds with millisecond precision. */
@@ -371,10 +421,6 @@ enum {
     "src_packets, src_bytes, dst_packets, dst_bytes, tcp_flags, end_reason, community_id, "        \
     "first_capture, last_capture"
 
-static const char *const csv_header =
-    "id,proto,src,sport,dst,dport,vlan,first,last,first_ns,last_ns,packets,bytes,src_packets,"
-    "src_bytes,dst_packets,dst_bytes,tcp_flags,end,community_id,captures";
-
 /* The table's columns; numbers are right-aligned. */
 #define TCOLS 11
 static const char *const tcol_name[TCOLS] = {"id", "proto", "src", "sport", "dst", "dport",
@@ -389,7 +435,8 @@ typedef struct trow {
 typedef struct lister {
     sqlite3 *db;
     capcache caps;
-    int caps_first; /* CSV: no separator before the first path */
+    strbuf out;   /* CSV and JSON rows not yet written */
+    strbuf paths; /* CSV: the captures of one flow */
     /* table */
     trow *batch;
     size_t nbatch;
@@ -397,149 +444,135 @@ typedef struct lister {
     size_t width[TCOLS];
 } lister;
 
-static void col_int_or_null(FILE *f, sqlite3_stmt *st, int col, int json)
+/* The fields of a listed flow, in the order of the CSV header and the JSON
+ * keys; then "captures", a list (in CSV one field, the paths joined by ';'). */
+enum { V_NULL, V_INT, V_STR };
+typedef struct fval {
+    int kind;
+    int64_t i;
+    const char *s;
+} fval;
+#define NFIELDS 20
+static const char *const field_name[NFIELDS] = {
+    "id", "proto", "src", "sport", "dst", "dport", "vlan", "first", "last", "first_ns", "last_ns",
+    "packets", "bytes", "src_packets", "src_bytes", "dst_packets", "dst_bytes", "tcp_flags", "end",
+    "community_id"};
+
+/* Text values point into bufs, which must outlive v. */
+typedef struct rowbufs {
+    char proto[24], src[PDX_ADDR_STRLEN], dst[PDX_ADDR_STRLEN];
+    char first[PDX_TIME_STRLEN], last[PDX_TIME_STRLEN];
+} rowbufs;
+
+static fval v_int(int64_t i)
 {
-    if (sqlite3_column_type(st, col) == SQLITE_NULL) {
-        if (json)
-            fputs("null", f);
-    } else {
-        fprintf(f, "%" PRId64, (int64_t)sqlite3_column_int64(st, col));
-    }
+    return (fval){V_INT, i, NULL};
+}
+
+static fval v_str(const char *s)
+{
+    return (fval){s ? V_STR : V_NULL, 0, s};
+}
+
+static fval v_col_int(sqlite3_stmt *st, int col)
+{
+    return sqlite3_column_type(st, col) == SQLITE_NULL ? (fval){V_NULL, 0, NULL}
+                                                       : v_int(sqlite3_column_int64(st, col));
+}
+
+static void row_values(sqlite3_stmt *st, rowbufs *bf, fval v[NFIELDS])
+{
+    int64_t first = sqlite3_column_int64(st, C_FIRST), last = sqlite3_column_int64(st, C_LAST);
+    int64_t sp = sqlite3_column_int64(st, C_SPKTS), sb = sqlite3_column_int64(st, C_SBYTES);
+    int64_t dp = sqlite3_column_int64(st, C_DPKTS), db = sqlite3_column_int64(st, C_DBYTES);
+    const char *end = (const char *)sqlite3_column_text(st, C_END);
+    v[0] = v_int(sqlite3_column_int64(st, C_ID));
+    v[1] = v_str(proto_name(sqlite3_column_type(st, C_PROTO) == SQLITE_NULL,
+                            sqlite3_column_int(st, C_PROTO), sqlite3_column_int(st, C_ETHERTYPE),
+                            bf->proto, sizeof(bf->proto)));
+    v[2] = v_str(addr_text(st, C_SRC, bf->src, sizeof(bf->src)));
+    v[3] = v_col_int(st, C_SPORT);
+    v[4] = v_str(addr_text(st, C_DST, bf->dst, sizeof(bf->dst)));
+    v[5] = v_col_int(st, C_DPORT);
+    v[6] = v_col_int(st, C_VLAN);
+    v[7] = v_str(pdx_time_format(first, bf->first, sizeof(bf->first)));
+    v[8] = v_str(pdx_time_format(last, bf->last, sizeof(bf->last)));
+    v[9] = v_int(first);
+    v[10] = v_int(last);
+    v[11] = v_int(sp + dp);
+    v[12] = v_int(sb + db);
+    v[13] = v_int(sp);
+    v[14] = v_int(sb);
+    v[15] = v_int(dp);
+    v[16] = v_int(db);
+    v[17] = v_int(sqlite3_column_int(st, C_FLAGS));
+    v[18] = v_str(end != NULL ? end : "");
+    v[19] = v_str((const char *)sqlite3_column_text(st, C_CID));
 }
 
 static void emit_path_json(void *ctx, const char *path)
 {
-    lister *l = ctx;
-    if (!l->caps_first)
-        putc(',', stdout);
-    l->caps_first = 0;
-    json_str(stdout, path);
-}
-
-/* CSV: the paths are one field, separated by ';'; built first, then quoted. */
-typedef struct strbuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} strbuf;
-
-static void sb_put(strbuf *b, const char *s)
-{
-    size_t n = strlen(s);
+    strbuf *b = ctx;
     if (b->oom)
         return;
-    if (b->len + n + 1 > b->cap) {
-        size_t nc = b->cap ? b->cap : 256;
-        while (nc < b->len + n + 1)
-            nc *= 2;
-        char *np = realloc(b->p, nc);
-        if (np == NULL) {
-            b->oom = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = nc;
-    }
-    memcpy(b->p + b->len, s, n + 1);
-    b->len += n;
+    if (b->len > 0 && b->p[b->len - 1] != '[')
+        sb_putc(b, ',');
+    json_str(b, path);
 }
 
 static void emit_path_csv(void *ctx, const char *path)
 {
     strbuf *b = ctx;
     if (b->len > 0)
-        sb_put(b, ";");
+        sb_putc(b, ';');
     sb_put(b, path);
 }
 
-static int print_json_row(lister *l, sqlite3_stmt *st, char *err)
+/* One flow as a JSON object or a CSV line, written to stdout. */
+static int print_row(lister *l, sqlite3_stmt *st, int json, char *err)
 {
-    FILE *f = stdout;
-    char pbuf[24], a[PDX_ADDR_STRLEN], t[PDX_TIME_STRLEN];
-    int64_t first = sqlite3_column_int64(st, C_FIRST), last = sqlite3_column_int64(st, C_LAST);
-    int64_t sp = sqlite3_column_int64(st, C_SPKTS), sb = sqlite3_column_int64(st, C_SBYTES);
-    int64_t dp = sqlite3_column_int64(st, C_DPKTS), db = sqlite3_column_int64(st, C_DBYTES);
-    const char *end = (const char *)sqlite3_column_text(st, C_END);
-
-    fprintf(f, "{\"id\":%" PRId64 ",\"proto\":", (int64_t)sqlite3_column_int64(st, C_ID));
-    json_str(f, proto_name(sqlite3_column_type(st, C_PROTO) == SQLITE_NULL,
-                           sqlite3_column_int(st, C_PROTO), sqlite3_column_int(st, C_ETHERTYPE), pbuf,
-                           sizeof(pbuf)));
-    fputs(",\"src\":", f);
-    json_str_or_null(f, addr_text(st, C_SRC, a, sizeof(a)));
-    fputs(",\"sport\":", f);
-    col_int_or_null(f, st, C_SPORT, 1);
-    fputs(",\"dst\":", f);
-    json_str_or_null(f, addr_text(st, C_DST, a, sizeof(a)));
-    fputs(",\"dport\":", f);
-    col_int_or_null(f, st, C_DPORT, 1);
-    fputs(",\"vlan\":", f);
-    col_int_or_null(f, st, C_VLAN, 1);
-    fputs(",\"first\":", f);
-    json_str(f, pdx_time_format(first, t, sizeof(t)));
-    fputs(",\"last\":", f);
-    json_str(f, pdx_time_format(last, t, sizeof(t)));
-    fprintf(f,
-            ",\"first_ns\":%" PRId64 ",\"last_ns\":%" PRId64 ",\"packets\":%" PRId64
-            ",\"bytes\":%" PRId64 ",\"src_packets\":%" PRId64 ",\"src_bytes\":%" PRId64
-            ",\"dst_packets\":%" PRId64 ",\"dst_bytes\":%" PRId64 ",\"tcp_flags\":%d,\"end\":",
-            first, last, sp + dp, sb + db, sp, sb, dp, db, sqlite3_column_int(st, C_FLAGS));
-    json_str(f, end != NULL ? end : "");
-    fputs(",\"community_id\":", f);
-    json_str_or_null(f, (const char *)sqlite3_column_text(st, C_CID));
-    fputs(",\"captures\":[", f);
-    l->caps_first = 1;
-    int rc = flow_captures(&l->caps, l->db, sqlite3_column_int64(st, C_ID),
-                           sqlite3_column_int64(st, C_FCAP), sqlite3_column_int64(st, C_LCAP),
-                           emit_path_json, l, err);
-    fputs("]}\n", f);
-    return rc;
-}
-
-static int print_csv_row(lister *l, sqlite3_stmt *st, char *err)
-{
-    FILE *f = stdout;
-    char pbuf[24], a[PDX_ADDR_STRLEN], t[PDX_TIME_STRLEN];
-    int64_t first = sqlite3_column_int64(st, C_FIRST), last = sqlite3_column_int64(st, C_LAST);
-    int64_t sp = sqlite3_column_int64(st, C_SPKTS), sb = sqlite3_column_int64(st, C_SBYTES);
-    int64_t dp = sqlite3_column_int64(st, C_DPKTS), db = sqlite3_column_int64(st, C_DBYTES);
-
-    fprintf(f, "%" PRId64 ",", (int64_t)sqlite3_column_int64(st, C_ID));
-    csv_str(f, proto_name(sqlite3_column_type(st, C_PROTO) == SQLITE_NULL,
-                          sqlite3_column_int(st, C_PROTO), sqlite3_column_int(st, C_ETHERTYPE), pbuf,
-                          sizeof(pbuf)));
-    putc(',', f);
-    csv_str(f, addr_text(st, C_SRC, a, sizeof(a)));
-    putc(',', f);
-    col_int_or_null(f, st, C_SPORT, 0);
-    putc(',', f);
-    csv_str(f, addr_text(st, C_DST, a, sizeof(a)));
-    putc(',', f);
-    col_int_or_null(f, st, C_DPORT, 0);
-    putc(',', f);
-    col_int_or_null(f, st, C_VLAN, 0);
-    putc(',', f);
-    csv_str(f, pdx_time_format(first, t, sizeof(t)));
-    putc(',', f);
-    csv_str(f, pdx_time_format(last, t, sizeof(t)));
-    fprintf(f,
-            ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64
-            ",%" PRId64 ",%d,",
-            first, last, sp + dp, sb + db, sp, sb, dp, db, sqlite3_column_int(st, C_FLAGS));
-    csv_str(f, (const char *)sqlite3_column_text(st, C_END));
-    putc(',', f);
-    csv_str(f, (const char *)sqlite3_column_text(st, C_CID));
-    putc(',', f);
-    strbuf b = {NULL, 0, 0, 0};
-    int rc = flow_captures(&l->caps, l->db, sqlite3_column_int64(st, C_ID),
-                           sqlite3_column_int64(st, C_FCAP), sqlite3_column_int64(st, C_LCAP),
-                           emit_path_csv, &b, err);
-    if (rc == PDX_OK && b.oom)
-        rc = pdx_errf(err, PDX_ENOMEM, "out of memory");
-    if (b.p != NULL)
-        csv_str(f, b.p);
-    free(b.p);
-    putc('\n', f);
+    rowbufs bf;
+    fval v[NFIELDS];
+    strbuf *b = &l->out;
+    row_values(st, &bf, v);
+    if (json)
+        sb_putc(b, '{');
+    for (int i = 0; i < NFIELDS; i++) {
+        if (i > 0)
+            sb_putc(b, ',');
+        if (json) {
+            sb_putc(b, '"');
+            sb_put(b, field_name[i]);
+            sb_put(b, "\":");
+        }
+        if (v[i].kind == V_INT)
+            sb_i64(b, v[i].i);
+        else if (v[i].kind == V_STR)
+            json ? json_str(b, v[i].s) : csv_str(b, v[i].s);
+        else if (json)
+            sb_put(b, "null");
+    }
+    int rc;
+    int64_t id = sqlite3_column_int64(st, C_ID), fcap = sqlite3_column_int64(st, C_FCAP),
+            lcap = sqlite3_column_int64(st, C_LCAP);
+    if (json) {
+        sb_put(b, ",\"captures\":[");
+        rc = flow_captures(&l->caps, l->db, id, fcap, lcap, emit_path_json, b, err);
+        sb_put(b, "]}\n");
+    } else {
+        l->paths.len = 0;
+        rc = flow_captures(&l->caps, l->db, id, fcap, lcap, emit_path_csv, &l->paths, err);
+        sb_putc(b, ',');
+        if (l->paths.len > 0 && !l->paths.oom)
+            csv_str(b, l->paths.p);
+        sb_putc(b, '\n');
+        if (l->paths.oom)
+            b->oom = 1;
+    }
+    if (b->oom)
+        return pdx_errf(err, PDX_ENOMEM, "out of memory");
+    if (b->len >= 65536)
+        sb_flush(b, stdout);
     return rc;
 }
 
@@ -825,8 +858,11 @@ static int run_list(options *o, sqlite3 *db, const pdx_select *s, const char *db
         goto dberr;
     if ((rc = prepare_bound(db, sql, s, list_split(o, s), 1, sql_limit(o), &st, err)) < 0)
         goto dberr;
-    if (o->format == FMT_CSV)
-        printf("%s\n", csv_header);
+    if (o->format == FMT_CSV) {
+        for (int i = 0; i < NFIELDS; i++)
+            printf("%s,", field_name[i]);
+        printf("captures\n");
+    }
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (o->limit != 0 && rows == o->limit) {
             if (!o->limit_set)
@@ -836,12 +872,10 @@ static int run_list(options *o, sqlite3 *db, const pdx_select *s, const char *db
         }
         rows++;
         int r;
-        if (o->format == FMT_JSON)
-            r = print_json_row(&l, st, err);
-        else if (o->format == FMT_CSV)
-            r = print_csv_row(&l, st, err);
-        else
+        if (o->format == FMT_TABLE)
             r = print_table_row(&l, st);
+        else
+            r = print_row(&l, st, o->format == FMT_JSON, err);
         if (r == PDX_ENOMEM) {
             pdx_cli_error("out of memory");
             status = PDX_EXIT_DB;
@@ -862,15 +896,23 @@ static int run_list(options *o, sqlite3 *db, const pdx_select *s, const char *db
     }
     if (o->format == FMT_TABLE && !l.widths_fixed && l.nbatch > 0)
         table_flush_batch(&l);
+    sb_flush(&l.out, stdout);
+    if (ferror(stdout)) {
+        status = PDX_EXIT_OUTPUT;
+        goto out;
+    }
     status = rows > 0 ? PDX_EXIT_OK : PDX_EXIT_NOMATCH;
     goto out;
 dberr:
     pdx_cli_error("%s: %s", db_path, err);
     status = PDX_EXIT_DB;
 out:
+    sb_flush(&l.out, stdout); /* the rows before an error */
     sqlite3_finalize(st);
     capcache_free(&l.caps);
     free(l.batch);
+    free(l.out.p);
+    free(l.paths.p);
     free(sql);
     return status;
 }
@@ -955,7 +997,7 @@ static void print_top(const options *o, const pdx_topent *e, size_t n)
                 if (kind == PDX_TOP_PORT)
                     fputs(k[j], stdout);
                 else
-                    json_str(stdout, k[j]);
+                    str_out(stdout, k[j], 1);
             }
             printf(",\"flows\":%" PRIu64 ",\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64 "}\n",
                    e[i].flows, e[i].packets, e[i].bytes);
@@ -971,7 +1013,7 @@ static void print_top(const options *o, const pdx_topent *e, size_t n)
             for (size_t j = 0; j < nk; j++) {
                 if (j)
                     putc(',', stdout);
-                csv_str(stdout, k[j]);
+                str_out(stdout, k[j], 0);
             }
             printf(",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "\n", e[i].flows, e[i].packets, e[i].bytes);
         }

@@ -53,8 +53,7 @@ static int raw_open(rawsrc *r, const char *path, char *errbuf)
     struct stat st;
     r->fd = pdx_open_regular(path, &st);
     if (r->fd < 0)
-        return pdx_errf(errbuf, PDX_EIO, "%s: %s", path,
-                        r->fd == PDX_OPEN_NOTREG ? "not a regular file" : strerror(errno));
+        return pdx_errf(errbuf, PDX_EIO, "%s: %s", path, pdx_open_strerror(r->fd));
     int kind = pdx_comp_detect(r->fd);
     if (kind != PDX_COMP_NONE) {
         int rc = pdx_zreader_open(&r->z, path, r->fd, (uint64_t)st.st_size, kind, errbuf);

@@ -32,7 +32,6 @@
 #include <uv.h>
 
 #define MAX_EXCLUDES 64
-#define MAX_WARN_TEXT 4096
 
 typedef struct input {
     char *path;        /* absolute */
@@ -309,8 +308,7 @@ static int file_identity(const char *path, uint64_t *size, int64_t *mtime, char 
     struct stat st;
     int fd = pdx_open_regular(path, &st);
     if (fd < 0)
-        return pdx_errf(errbuf, PDX_EIO, "%s",
-                        fd == PDX_OPEN_NOTREG ? "not a regular file" : strerror(errno));
+        return pdx_errf(errbuf, PDX_EIO, "%s", pdx_open_strerror(fd));
     *size = (uint64_t)st.st_size;
     *mtime = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
     int rc = fp ? pdx_fingerprint_fd(fd, *size, fp, errbuf) : PDX_OK;
@@ -408,14 +406,6 @@ static int db_call(indexer *x, pdx_dbq_fn fn, const pdx_caprow *row, const pdx_c
     return rc;
 }
 
-static const queued *queued_path(const indexer *x, const char *path)
-{
-    for (size_t i = 0; i < x->n_qd; i++)
-        if (strcmp(x->qd[i].path, path) == 0)
-            return &x->qd[i];
-    return NULL;
-}
-
 static const queued *queued_content(const indexer *x, const char *fp, uint64_t size)
 {
     for (size_t i = 0; i < x->n_qd; i++)
@@ -440,9 +430,11 @@ static int queued_add(indexer *x, const pdx_caprow *row)
 /*
  * The checks before a capture is read: already indexed (same path, size and
  * mtime, or same content), changed since, or the same content as another.
- * They read what is committed through the second connection, and what this
- * run has queued but perhaps not committed yet from x->qd, so that they
- * never wait for the writer thread.  CAP_OK to index it.
+ * They read what is committed through the second connection, so that they
+ * never wait for the writer thread.  A path comes once in a run (inputs are
+ * unique; --watch waits for each commit), but another path with the same
+ * content may be queued and not committed yet: x->qd has those.  CAP_OK to
+ * index it.
  */
 static int check_capture(indexer *x, const input *in, pdx_caprow *row)
 {
@@ -453,10 +445,6 @@ static int check_capture(indexer *x, const input *in, pdx_caprow *row)
             pdx_cli_error("%s: %s", in->path, err);
         x->captures_failed += in->explicit_arg;
         return CAP_FAILED;
-    }
-    if (queued_path(x, in->path) != NULL) {
-        x->captures_skipped++;
-        return CAP_SKIP;
     }
     int rc = pdx_index_capture_by_path(x->rix, in->path, &known, err);
     if (rc < 0) {
@@ -579,9 +567,10 @@ static int index_one(indexer *x, input *in)
             goto changed;
         }
     }
-    if (parse_job_bad_iface(job))
+    uint64_t bad_iface = parse_job_bad_iface(job);
+    if (bad_iface)
         warn(x, "%s: %llu packets name an interface the capture does not describe", in->path,
-             (unsigned long long)parse_job_bad_iface(job));
+             (unsigned long long)bad_iface);
     rc = pdx_flowtab_end_capture(x->ft, row.id);
     if (rc < 0) {
         pdx_cli_error("%s: %s", x->db_path, op_error(x, err));
@@ -999,18 +988,18 @@ int pdx_cmd_index(int argc, char **argv)
         goto out;
     }
     int64_t max_id = 0;
-    if (pdx_index_open(&x.rix, x.db_path, PDX_INDEX_READ, err) < 0 ||
-        pdx_index_max_capture_id(x.ix, &x.next_cap_id, err) < 0) {
+    if (pdx_index_open(&x.rix, x.db_path, PDX_INDEX_READ, err) < 0) {
         pdx_cli_error("%s", err);
         status = PDX_EXIT_DB;
         goto out;
     }
-    x.next_cap_id++;
-    if (pdx_index_max_flow_id(x.ix, &max_id, err) < 0) {
+    if (pdx_index_max_capture_id(x.ix, &x.next_cap_id, err) < 0 ||
+        pdx_index_max_flow_id(x.ix, &max_id, err) < 0) {
         pdx_cli_error("%s: %s", x.db_path, err);
         status = PDX_EXIT_DB;
         goto out;
     }
+    x.next_cap_id++; /* captures get IDs up front, so the writer thread can insert them */
     if (x.jobs == 0)
         x.jobs = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? sysconf(_SC_NPROCESSORS_ONLN) : 1;
     pdx_flow_ops ops = {x.ix, pdx_index_put_segment, pdx_index_put_flow};
@@ -1094,13 +1083,13 @@ int pdx_cmd_index(int argc, char **argv)
     x.loop = NULL;
     if (x.progress)
         fputs("\r\033[K", stderr);
-    /* Fresh statistics (sampled, so cheap) let SQLite pick the right index
-     * for address, port and 5-tuple queries. */
     if (status != PDX_EXIT_DB && settle(&x, err) < 0) {
         /* A commit queued for the writer thread failed. */
         pdx_cli_error("%s: %s", x.db_path, err);
         status = PDX_EXIT_DB;
     }
+    /* Fresh statistics (sampled, so cheap) let SQLite pick the right index
+     * for address, port and 5-tuple queries. */
     if (x.captures_done > 0 && status != PDX_EXIT_DB)
         sqlite3_exec(pdx_index_db(x.ix), "PRAGMA analysis_limit=400; ANALYZE;", NULL, NULL, NULL);
     summary(&x, now_s() - x.t0);

@@ -1051,8 +1051,7 @@ int pdx_capture_open(pdx_capture **out, const char *path, char *errbuf)
     int fd = pdx_open_regular(path, &st);
 
     if (fd < 0)
-        return pdx_errf(errbuf, PDX_EIO, "%s: %s", path,
-                        fd == PDX_OPEN_NOTREG ? "not a regular file" : strerror(errno));
+        return pdx_errf(errbuf, PDX_EIO, "%s: %s", path, pdx_open_strerror(fd));
 #if defined(POSIX_FADV_SEQUENTIAL)
     (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 #endif

@@ -81,6 +81,11 @@ int pdx_open_regular(const char *path, struct stat *st)
     return fd;
 }
 
+const char *pdx_open_strerror(int rc)
+{
+    return rc == PDX_OPEN_NOTREG ? "not a regular file" : strerror(errno);
+}
+
 void pdx_sb_putn(pdx_strbuf *b, const char *s, size_t n)
 {
     if (b->oom)

@@ -67,6 +67,8 @@ void pdx_sb_putn(pdx_strbuf *b, const char *s, size_t n);
 #define PDX_OPEN_NOTREG (-2)
 struct stat;
 int pdx_open_regular(const char *path, struct stat *st);
+/* Why pdx_open_regular() returned rc < 0 ("not a regular file", or errno's text). */
+const char *pdx_open_strerror(int rc);
 
 /* A short name for a status code ("io", "format", ...). Never NULL. */
 const char *pdx_strerror(int code);

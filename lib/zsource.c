@@ -234,8 +234,7 @@ int pdx_capture_open_any(const char *path, pdx_capture **cap, pdx_zsrc **zout, i
     struct stat st;
     int fd = pdx_open_regular(path, &st);
     if (fd < 0)
-        return pdx_errf(errbuf, PDX_EIO, "%s",
-                        fd == PDX_OPEN_NOTREG ? "not a regular file" : strerror(errno));
+        return pdx_errf(errbuf, PDX_EIO, "%s", pdx_open_strerror(fd));
     int k = pdx_comp_detect(fd);
     if (k == PDX_COMP_NONE) {
         close(fd);

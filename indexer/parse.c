@@ -2,11 +2,11 @@
  * parse.c - reading, decoding and filtering one capture into chunks; see
  * parse.h.
  *
- * On the pool, the job owns up to PARSE_QUEUE chunks: the work item fills
- * free ones and queues them, the caller takes them in order and gives them
- * back.  A full queue makes the work item wait, so memory stays bounded
- * however large the capture, and a closed job makes it stop at the next
- * chunk.
+ * On the pool, the job owns PARSE_QUEUE chunks: the work item fills free
+ * ones and queues them, the caller takes them in order and gives them back.
+ * With none free the work item waits, so memory stays bounded however large
+ * the capture, and a closed job makes it stop at the next chunk.  On the
+ * caller's thread, the first chunk is refilled each time.
  */
 #include "parse.h"
 
@@ -19,9 +19,6 @@
 
 #define PARSE_QUEUE 4
 
-/* What a job that could not read on hands out: an empty last chunk. */
-static const parse_chunk end_chunk = {.last = 1};
-
 typedef struct bpf_entry {
     uint32_t linktype;
     int ok;
@@ -29,7 +26,6 @@ typedef struct bpf_entry {
 } bpf_entry;
 
 struct parse_job {
-    char *path;
     parse_opts opts;
     pdx_capture *cap;
     pdx_zsrc *zs;
@@ -37,14 +33,14 @@ struct parse_job {
     bpf_entry *bpf;
     size_t n_bpf;
     parse_result res;
-    int ended;       /* the reader is done (end, damage or stop) */
+    int ended;       /* the reader is done (end of file or damage) */
+    parse_chunk *chunks[PARSE_QUEUE]; /* [0] from the open, the rest from the start */
+    size_t n_chunks;
     /* Pool mode.  Everything below is guarded by mu once started. */
     int started;
     uv_work_t work;
     uv_mutex_t mu;
     uv_cond_t cv;
-    parse_chunk *chunks[PARSE_QUEUE]; /* every chunk allocated, for freeing */
-    size_t n_chunks;
     parse_chunk *free_[PARSE_QUEUE];
     size_t n_free;
     parse_chunk *ready[PARSE_QUEUE]; /* a ring, oldest at ready_head */
@@ -69,7 +65,6 @@ static void job_free(parse_job *j)
         uv_cond_destroy(&j->cv);
         uv_mutex_destroy(&j->mu);
     }
-    free(j->path);
     free(j);
 }
 
@@ -77,11 +72,12 @@ parse_job *parse_job_open(const char *path, const parse_opts *opts, int *compres
                           char *errbuf)
 {
     parse_job *j = calloc(1, sizeof(*j));
-    if (j == NULL || (j->path = strdup(path)) == NULL) {
+    if (j == NULL || (j->chunks[0] = malloc(sizeof(parse_chunk))) == NULL) {
         free(j);
         pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
         return NULL;
     }
+    j->n_chunks = 1;
     j->opts = *opts;
     if (pdx_capture_open_any(path, &j->cap, &j->zs, compression, errbuf) < 0) {
         job_free(j);
@@ -222,40 +218,15 @@ static void work_cb(uv_work_t *w)
 {
     parse_job *j = w->data;
     for (;;) {
-        parse_chunk *c = NULL;
         uv_mutex_lock(&j->mu);
-        while (!j->cancel && j->n_free == 0 && j->n_chunks == PARSE_QUEUE)
+        while (!j->cancel && j->n_free == 0)
             uv_cond_wait(&j->cv, &j->mu);
         if (j->cancel) {
             uv_mutex_unlock(&j->mu);
             break;
         }
-        if (j->n_free > 0)
-            c = j->free_[--j->n_free];
+        parse_chunk *c = j->free_[--j->n_free];
         uv_mutex_unlock(&j->mu);
-        if (c == NULL) {
-            c = malloc(sizeof(*c));
-            if (c == NULL) {
-                /* Wait for the caller to give one back. */
-                uv_mutex_lock(&j->mu);
-                while (!j->cancel && j->n_free == 0 && j->n_ready > 0)
-                    uv_cond_wait(&j->cv, &j->mu);
-                if (j->n_free > 0)
-                    c = j->free_[--j->n_free];
-                uv_mutex_unlock(&j->mu);
-                if (c == NULL) {
-                    /* Nothing to wait for: end the capture here. */
-                    j->ended = 1;
-                    j->res.damaged = 1;
-                    snprintf(j->res.err, sizeof(j->res.err), "out of memory");
-                    break;
-                }
-            } else {
-                uv_mutex_lock(&j->mu);
-                j->chunks[j->n_chunks++] = c;
-                uv_mutex_unlock(&j->mu);
-            }
-        }
         fill(j, c);
         uv_mutex_lock(&j->mu);
         j->ready[(j->ready_head + j->n_ready) % PARSE_QUEUE] = c;
@@ -282,6 +253,15 @@ static void after_work_cb(uv_work_t *w, int status)
 
 int parse_job_start(parse_job *j, uv_loop_t *loop)
 {
+    while (j->n_chunks < PARSE_QUEUE) {
+        parse_chunk *c = malloc(sizeof(*c));
+        if (c == NULL)
+            return -1;
+        j->chunks[j->n_chunks++] = c;
+    }
+    for (size_t i = 0; i < PARSE_QUEUE; i++)
+        j->free_[i] = j->chunks[i];
+    j->n_free = PARSE_QUEUE;
     if (uv_mutex_init(&j->mu) != 0)
         return -1;
     if (uv_cond_init(&j->cv) != 0) {
@@ -299,50 +279,28 @@ int parse_job_start(parse_job *j, uv_loop_t *loop)
     return 0;
 }
 
-/* A chunk for the caller's-thread mode: the job's only one. */
-static parse_chunk *own_chunk(parse_job *j)
-{
-    if (j->n_chunks == 0) {
-        parse_chunk *c = malloc(sizeof(*c));
-        if (c == NULL)
-            return NULL;
-        j->chunks[j->n_chunks++] = c;
-    }
-    return j->chunks[0];
-}
-
 const parse_chunk *parse_job_next(parse_job *j)
 {
     if (!j->started) {
-        parse_chunk *c = own_chunk(j);
-        if (c == NULL) {
-            j->ended = 1;
-            if (!j->res.damaged) {
-                j->res.damaged = 1;
-                snprintf(j->res.err, sizeof(j->res.err), "out of memory");
-            }
-            return &end_chunk;
-        }
-        fill(j, c);
-        return c;
+        fill(j, j->chunks[0]);
+        return j->chunks[0];
     }
+    /* The work item ends only after queueing the last chunk (or when the
+     * job is closed, after which nobody asks): there is always one to wait
+     * for. */
     uv_mutex_lock(&j->mu);
-    while (j->n_ready == 0 && !j->finished)
+    while (j->n_ready == 0)
         uv_cond_wait(&j->cv, &j->mu);
-    parse_chunk *c = NULL;
-    if (j->n_ready > 0) {
-        c = j->ready[j->ready_head];
-        j->ready_head = (j->ready_head + 1) % PARSE_QUEUE;
-        j->n_ready--;
-    }
+    parse_chunk *c = j->ready[j->ready_head];
+    j->ready_head = (j->ready_head + 1) % PARSE_QUEUE;
+    j->n_ready--;
     uv_mutex_unlock(&j->mu);
-    /* NULL: the work item ended without a last chunk (out of memory). */
-    return c != NULL ? c : &end_chunk;
+    return c;
 }
 
 void parse_job_release(parse_job *j, const parse_chunk *c)
 {
-    if (!j->started || c == &end_chunk)
+    if (!j->started)
         return;
     uv_mutex_lock(&j->mu);
     for (size_t i = 0; i < j->n_chunks; i++)

@@ -520,13 +520,18 @@ static void bind_blob_or_null(sqlite3_stmt *st, int i, const void *p, int n, int
     "src_packets, src_bytes, dst_packets, dst_bytes, tcp_flags, end_reason, community_id, state, " \
     "first_capture, last_capture"
 
-static void note_duration(pdx_index *ix, const pdx_flow *f)
+/* Runs a bound INSERT or UPDATE of f's row; keeps the longest duration
+ * stored (meta max_duration_ns) up to date. */
+static int step_flow(pdx_index *ix, sqlite3_stmt *st, const pdx_flow *f)
 {
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return dberr(ix, ix->err, "store flow");
     int64_t dur;
     if (__builtin_sub_overflow(f->last_ns, f->first_ns, &dur))
         dur = INT64_MAX;
     if (dur > ix->max_dur)
         ix->max_dur = dur;
+    return PDX_OK;
 }
 
 /* Prepares sql into *slot once (kept for the connection's life). */
@@ -567,10 +572,7 @@ static int update_counts(pdx_index *ix, const pdx_flow *f)
     bind_counts(st, 3, f);
     sqlite3_bind_int(st, 9, f->state);
     sqlite3_bind_int64(st, 10, f->last_capture);
-    if (sqlite3_step(st) != SQLITE_DONE)
-        return dberr(ix, ix->err, "store flow");
-    note_duration(ix, f);
-    return PDX_OK;
+    return step_flow(ix, st, f);
 }
 
 /* A flow's first row is a plain INSERT; a flow that continues from an
@@ -653,10 +655,7 @@ int pdx_index_put_flow(void *ctx, const pdx_flow *f)
     sqlite3_bind_int(st, 27, f->state);
     sqlite3_bind_int64(st, 28, f->first_capture);
     sqlite3_bind_int64(st, 29, f->last_capture);
-    if (sqlite3_step(st) != SQLITE_DONE)
-        return dberr(ix, ix->err, "store flow");
-    note_duration(ix, f);
-    return PDX_OK;
+    return step_flow(ix, st, f);
 }
 
 int pdx_index_put_segment(void *ctx, const pdx_flow *f)

@@ -466,6 +466,8 @@ int pdx_flowtab_adopt(pdx_flowtab *t, const pdx_flow *src)
     f->prev = f->next = NULL;
     f->obuf = f->inline_offs;
     f->stored = 1;
+    f->wpk = f->pk[0] + f->pk[1];
+    f->wby = f->by[0] + f->by[1];
     pdx_flow_make_key(f);
     if (f->last_ns > t->now)
         t->now = f->last_ns;
@@ -676,6 +678,8 @@ int pdx_flowtab_end_capture(pdx_flowtab *t, int64_t capture_id)
             break;
         f->stored = 1;
         f->first_moved = 0;
+        f->wpk = f->pk[0] + f->pk[1];
+        f->wby = f->by[0] + f->by[1];
         /* The next capture starts a new segment list for this flow. */
         f->cur_capture = -1;
     }

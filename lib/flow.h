@@ -72,6 +72,7 @@ struct pdx_flow {
     uint8_t tun_src[16], tun_dst[16];
     int64_t first_ns, last_ns;
     uint64_t pk[2], by[2];  /* [0] initiator to responder, [1] back */
+    uint64_t wpk, wby;      /* packets and bytes (both ways) when its row was last written */
     int64_t first_capture, last_capture;
     /* Offsets of this flow in capture cur_capture, segment seg. */
     int64_t cur_capture;

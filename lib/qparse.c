@@ -1034,6 +1034,11 @@ static void emit(pdx_query *q, sbuf *b, const qnode *n)
 
 /* ---- API ------------------------------------------------------------ */
 
+int pdx_query_is_all(const pdx_query *q)
+{
+    return q == NULL || q->root == NULL;
+}
+
 void pdx_query_free(pdx_query *q)
 {
     if (q == NULL)

@@ -92,6 +92,9 @@ int pdx_query_match(const pdx_query *q, const pdx_flowrow *row);
 int pdx_query_split(const pdx_query *q, pdx_query **src, pdx_query **dst);
 
 /* Frees q; NULL is a no-op. */
+/* 1 when q has no expression (it matches every flow). */
+int pdx_query_is_all(const pdx_query *q);
+
 void pdx_query_free(pdx_query *q);
 
 /* Fuzzing entry: parses a NUL-terminated copy of data[0..len), checks the

@@ -78,6 +78,11 @@ int pdx_select_bind_split(const pdx_select *s, sqlite3_stmt *st, int first_index
     return i < 0 ? i : bind_one(s, s->split_dst, st, i);
 }
 
+int pdx_select_is_all(const pdx_select *s)
+{
+    return !s->has_since && !s->has_until && pdx_query_is_all(s->q);
+}
+
 void pdx_select_free(pdx_select *s)
 {
     pdx_query_free(s->split_src);

@@ -43,6 +43,9 @@ int pdx_select_bind(const pdx_select *s, sqlite3_stmt *st, int first_index);
 /* The same for "SELECT ... where_src UNION SELECT ... where_dst". */
 int pdx_select_bind_split(const pdx_select *s, sqlite3_stmt *st, int first_index);
 
+/* 1 when s selects every flow: no expression and no window. */
+int pdx_select_is_all(const pdx_select *s);
+
 void pdx_select_free(pdx_select *s);
 
 #endif

@@ -5,6 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zstd.h>
+
+#include "varint.h"
+
 /* ---- aggregation ------------------------------------------------------------- */
 
 /*
@@ -20,6 +24,9 @@
  */
 #define KEY_WORDS 4
 #define SPILL_AT (1u << 17)
+/* Rollups (below) sum deltas whose flow count may be 0; their entries carry
+ * this bit in the flow count so that a slot in use never reads as empty. */
+#define IN_USE (1ull << 63)
 #define PART_BITS 8
 #define NPART (1u << PART_BITS)
 
@@ -112,7 +119,7 @@ static void table_put(table *t, int words, int stride, const uint64_t *g, uint64
         while (k < w && e[k] == g[k])
             k++;
         if (k == w) {
-            e[w] += g[w];
+            e[w] += g[w] & ~IN_USE;
             e[w + 1] += g[w + 1];
             e[w + 2] += g[w + 2];
             return;
@@ -178,13 +185,14 @@ static int aggtab_spill(aggtab *a)
     return PDX_OK;
 }
 
-/* Counts one flow under key (a->words words). */
-static int aggtab_add(aggtab *a, const uint64_t *key, uint64_t packets, uint64_t bytes)
+/* Counts flows (1 for a flow of the index; IN_USE | n for a rollup delta)
+ * under key (a->words words). */
+static int aggtab_put(aggtab *a, const uint64_t *key, uint64_t flows, uint64_t packets, uint64_t bytes)
 {
     uint64_t g[KEY_WORDS + 3];
     size_t w = (size_t)a->words;
     copy_words(g, key, w);
-    g[w] = 1;
+    g[w] = flows;
     g[w + 1] = packets;
     g[w + 2] = bytes;
     uint64_t h = key_hash(key, a->words);
@@ -207,6 +215,11 @@ static int aggtab_add(aggtab *a, const uint64_t *key, uint64_t packets, uint64_t
     }
     table_put(&a->t, a->words, a->stride, g, h);
     return PDX_OK;
+}
+
+static int aggtab_add(aggtab *a, const uint64_t *key, uint64_t packets, uint64_t bytes)
+{
+    return aggtab_put(a, key, 1, packets, bytes);
 }
 
 /* Calls cb once per distinct key with its summed entry, in no particular
@@ -254,8 +267,13 @@ static char *build_sql(const pdx_select *s, const char *cols)
     return sql;
 }
 
-char *pdx_summary_top_sql(const pdx_select *s, int kind)
+static int rollups_usable(sqlite3 *db, const pdx_select *s, int kind);
+static char *rollup_sql(int kind);
+
+char *pdx_summary_top_sql(sqlite3 *db, const pdx_select *s, int kind)
 {
+    if (kind >= 0 && kind < PDX_TOP_NKINDS && rollups_usable(db, s, kind))
+        return rollup_sql(kind);
     switch (kind) {
     case PDX_TOP_SRC: return build_sql(s, "src_ip, NULL");
     case PDX_TOP_DST: return build_sql(s, "dst_ip, NULL");
@@ -463,11 +481,9 @@ typedef struct topsel {
     int heap;
 } topsel;
 
-static int topsel_push(void *ctx, const uint64_t *g)
+static int topsel_add(topsel *t, const pdx_topent *ep)
 {
-    topsel *t = ctx;
-    pdx_topent e;
-    to_topent(g, t->words, t->kind, &e);
+    pdx_topent e = *ep;
     if (t->heap) {
         if (rank_cmp(&e, &t->res[0], t->by) < 0) {
             t->res[0] = e;
@@ -494,6 +510,14 @@ static int topsel_push(void *ctx, const uint64_t *g)
     return PDX_OK;
 }
 
+static int topsel_push(void *ctx, const uint64_t *g)
+{
+    topsel *t = ctx;
+    pdx_topent e;
+    to_topent(g, t->words, t->kind, &e);
+    return topsel_add(t, &e);
+}
+
 /* Sorts the selection best first (heapsort). */
 static void topsel_finish(topsel *t)
 {
@@ -508,6 +532,509 @@ static void topsel_finish(topsel *t)
     }
 }
 
+/* ---- rollups ----------------------------------------------------------------- */
+
+/*
+ * The indexer sums, per capture, what every flow row it writes adds to each
+ * top-N key (pdx_rollup_add) and stores the sums as runs sorted by key in
+ * the rollups table.  An unfiltered --top then merges the runs instead of
+ * reading every flow: the sums over all runs equal the sums over all flows.
+ *
+ * A key is a byte string compared with memcmp: an address (16 bytes), a
+ * pair (32), a port (2, big-endian), a protocol (3: 0, proto, 0 for IP;
+ * 1 and the big-endian ethertype for a non-IP flow).  In the aggregation
+ * tables it sits in the first bytes of its (zeroed) key words.
+ */
+static const int rollup_klen[PDX_TOP_NKINDS] = {16, 16, 16, 2, 32, 3};
+static const char *const rollup_names[PDX_TOP_NKINDS] = {"src", "dst", "host", "port", "pair", "proto"};
+
+#define ROLLUP_MAXKEY 32
+/* One entry's most bytes: shared length, key, three varints. */
+#define ROLLUP_ENTRY_MAX (1 + ROLLUP_MAXKEY + 3 * PDX_VARINT_MAX)
+/* No run is decoded to more than this (a bound for corrupt rows). */
+#define ROLLUP_RAW_MAX (256u << 20)
+
+static uint64_t load_be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+const char *pdx_rollup_kind_name(int kind)
+{
+    return kind >= 0 && kind < PDX_TOP_NKINDS ? rollup_names[kind] : NULL;
+}
+
+/* A sort item: the first 16 key bytes as big-endian numbers, which compare
+ * as the bytes, and the entry (a pair's second address breaks ties). */
+typedef struct sortent {
+    uint64_t k0, k1;
+    const uint64_t *e;
+} sortent;
+
+static int sortent_cmp(const void *a, const void *b)
+{
+    const sortent *x = a, *y = b;
+    if (x->k0 != y->k0)
+        return x->k0 < y->k0 ? -1 : 1;
+    if (x->k1 != y->k1)
+        return x->k1 < y->k1 ? -1 : 1;
+    /* Keys of up to 16 bytes in one table never tie: only pairs get here. */
+    return memcmp(x->e + 2, y->e + 2, 16);
+}
+
+struct pdx_rollup {
+    aggtab t[PDX_TOP_NKINDS];
+    uint32_t seq[PDX_TOP_NKINDS]; /* runs handed out so far, per kind */
+    sortent *ent;                 /* sort scratch */
+    size_t entcap;
+    uint8_t *raw, *z;
+    size_t rawcap, zcap;
+    ZSTD_CCtx *zctx;
+};
+
+static int rollup_words(int kind)
+{
+    return (rollup_klen[kind] + 7) / 8;
+}
+
+pdx_rollup *pdx_rollup_new(void)
+{
+    pdx_rollup *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return NULL;
+    for (int k = 0; k < PDX_TOP_NKINDS; k++)
+        aggtab_init(&r->t[k], rollup_words(k));
+    return r;
+}
+
+/* Empties kind's table, keeping its slots for the next keys. */
+static void rollup_clear(pdx_rollup *r, int kind)
+{
+    table *t = &r->t[kind].t;
+    if (t->e != NULL)
+        memset(t->e, 0, t->nslot * (size_t)r->t[kind].stride * sizeof(uint64_t));
+    t->n = 0;
+}
+
+void pdx_rollup_reset(pdx_rollup *r)
+{
+    for (int k = 0; k < PDX_TOP_NKINDS; k++) {
+        rollup_clear(r, k);
+        r->seq[k] = 0;
+    }
+}
+
+void pdx_rollup_free(pdx_rollup *r)
+{
+    if (r == NULL)
+        return;
+    for (int k = 0; k < PDX_TOP_NKINDS; k++)
+        aggtab_free(&r->t[k]);
+    free(r->ent);
+    free(r->raw);
+    free(r->z);
+    ZSTD_freeCCtx(r->zctx);
+    free(r);
+}
+
+static int rollup_put(pdx_rollup *r, int kind, const void *key, uint64_t flows, uint64_t packets,
+                      uint64_t bytes)
+{
+    uint64_t w[KEY_WORDS] = {0, 0, 0, 0};
+    memcpy(w, key, (size_t)rollup_klen[kind]);
+    if (aggtab_put(&r->t[kind], w, IN_USE | flows, packets, bytes) < 0)
+        return PDX_ENOMEM;
+    return r->t[kind].t.n >= PDX_ROLLUP_FLUSH_AT;
+}
+
+int pdx_rollup_add(pdx_rollup *r, const pdx_flow *f, uint64_t flows, uint64_t packets, uint64_t bytes)
+{
+    int full = 0, rc;
+    uint8_t k[ROLLUP_MAXKEY];
+#define ROLLUP_PUT(kind, key)                                              \
+    do {                                                                   \
+        if ((rc = rollup_put(r, kind, key, flows, packets, bytes)) < 0)    \
+            return rc;                                                     \
+        full |= rc;                                                        \
+    } while (0)
+    if (f->kind != PDX_KIND_L2) {
+        ROLLUP_PUT(PDX_TOP_SRC, f->src);
+        ROLLUP_PUT(PDX_TOP_DST, f->dst);
+        ROLLUP_PUT(PDX_TOP_HOST, f->src);
+        if (memcmp(f->src, f->dst, 16) != 0)
+            ROLLUP_PUT(PDX_TOP_HOST, f->dst);
+        memcpy(k, f->src, 16);
+        memcpy(k + 16, f->dst, 16);
+        ROLLUP_PUT(PDX_TOP_PAIR, k);
+        if (f->proto == 6 || f->proto == 17 || f->proto == 132) {
+            k[0] = (uint8_t)(f->dport >> 8);
+            k[1] = (uint8_t)f->dport;
+            ROLLUP_PUT(PDX_TOP_PORT, k);
+        }
+        k[0] = 0;
+        k[1] = f->proto;
+        k[2] = 0;
+    } else {
+        k[0] = 1;
+        k[1] = (uint8_t)(f->ethertype >> 8);
+        k[2] = (uint8_t)f->ethertype;
+    }
+    ROLLUP_PUT(PDX_TOP_PROTO, k);
+#undef ROLLUP_PUT
+    return full;
+}
+
+/* Sorts kind's entries by key, encodes them as a run and hands it to put;
+ * empties the kind's table. */
+static int rollup_emit(pdx_rollup *r, int kind, int (*put)(void *ctx, const pdx_rollup_run *run),
+                       void *ctx)
+{
+    aggtab *a = &r->t[kind];
+    size_t n = a->t.n, w = (size_t)a->words, klen = (size_t)rollup_klen[kind];
+    if (pdx_grow(&r->ent, &r->entcap, n ? n : 1, sizeof(*r->ent)) < 0 ||
+        pdx_grow(&r->raw, &r->rawcap, n * ROLLUP_ENTRY_MAX + 1, 1) < 0)
+        return PDX_ENOMEM;
+    size_t m = 0;
+    for (size_t i = 0; i < a->t.nslot; i++) {
+        const uint64_t *e = a->t.e + i * (size_t)a->stride;
+        if (e[w] != 0) {
+            const uint8_t *kb = (const uint8_t *)e;
+            r->ent[m].k0 = load_be64(kb);
+            r->ent[m].k1 = w > 1 ? load_be64(kb + 8) : 0;
+            r->ent[m++].e = e;
+        }
+    }
+    qsort(r->ent, m, sizeof(*r->ent), sortent_cmp);
+    uint8_t prev[ROLLUP_MAXKEY] = {0};
+    uint8_t *p = r->raw;
+    for (size_t i = 0; i < m; i++) {
+        const uint64_t *e = r->ent[i].e;
+        const uint8_t *key = (const uint8_t *)e;
+        size_t sh = 0;
+        while (sh < klen && key[sh] == prev[sh])
+            sh++;
+        *p++ = (uint8_t)sh;
+        memcpy(p, key + sh, klen - sh);
+        p += klen - sh;
+        p += pdx_varint_put(p, e[w] & ~IN_USE);
+        p += pdx_varint_put(p, e[w + 1]);
+        p += pdx_varint_put(p, e[w + 2]);
+        memcpy(prev, key, klen);
+    }
+    if (r->zctx == NULL && (r->zctx = ZSTD_createCCtx()) == NULL)
+        return PDX_ENOMEM;
+    pdx_rollup_run run = {kind, r->seq[kind], m, 0, NULL, 0};
+    run.encoding = pdx_offsets_encode(r->zctx, r->raw, (size_t)(p - r->raw), &r->z, &r->zcap, &run.data,
+                                      &run.len);
+    if (run.encoding < 0)
+        return PDX_ENOMEM;
+    int rc = put(ctx, &run);
+    if (rc < 0)
+        return rc;
+    r->seq[kind]++;
+    rollup_clear(r, kind);
+    return PDX_OK;
+}
+
+int pdx_rollup_flush(pdx_rollup *r, int final, int (*put)(void *ctx, const pdx_rollup_run *run),
+                     void *ctx)
+{
+    for (int k = 0; k < PDX_TOP_NKINDS; k++) {
+        size_t n = r->t[k].t.n;
+        if (n >= PDX_ROLLUP_FLUSH_AT || (final && (n > 0 || r->seq[k] == 0))) {
+            int rc = rollup_emit(r, k, put, ctx);
+            if (rc < 0)
+                return rc;
+        }
+    }
+    if (final)
+        pdx_rollup_reset(r);
+    return PDX_OK;
+}
+
+/* ---- reading the rollups ----------------------------------------------------- */
+
+/* One run being merged: its decoded bytes and the entry under the cursor. */
+typedef struct rcur {
+    uint8_t *mem;
+    const uint8_t *p, *end;
+    uint64_t left, keys; /* entries not yet read, and in all */
+    uint8_t key[ROLLUP_MAXKEY];
+    uint64_t kw[ROLLUP_MAXKEY / 8]; /* key as big-endian words: compares as the bytes */
+    uint64_t c[3];
+} rcur;
+
+/* Negative, 0 or positive as x's key sorts before, with or after y's. */
+static int kw_cmp(const uint64_t *x, const uint64_t *y, size_t nw)
+{
+    for (size_t i = 0; i < nw; i++)
+        if (x[i] != y[i])
+            return x[i] < y[i] ? -1 : 1;
+    return 0;
+}
+
+/* Reads the next entry; 1 when read, 0 at the end, PDX_EDB when corrupt. */
+static int rcur_next(rcur *c, size_t klen)
+{
+    if (c->left == 0)
+        return c->p == c->end ? 0 : PDX_EDB;
+    if (c->p >= c->end)
+        return PDX_EDB;
+    size_t sh = *c->p++;
+    if (sh > klen || (size_t)(c->end - c->p) < klen - sh)
+        return PDX_EDB;
+    uint64_t prev[ROLLUP_MAXKEY / 8];
+    size_t nw = (klen + 7) / 8;
+    memcpy(prev, c->kw, sizeof(prev));
+    memcpy(c->key + sh, c->p, klen - sh);
+    c->p += klen - sh;
+    for (size_t i = sh / 8; i < nw; i++)
+        c->kw[i] = load_be64(c->key + 8 * i);
+    /* Keys strictly increase. */
+    if (c->left != c->keys && kw_cmp(c->kw, prev, nw) <= 0)
+        return PDX_EDB;
+    for (int i = 0; i < 3; i++)
+        if (pdx_varint_get(&c->p, c->end, &c->c[i]) < 0)
+            return PDX_EDB;
+    c->left--;
+    return 1;
+}
+
+static int rcur_less(const rcur *x, const rcur *y, size_t klen)
+{
+    return kw_cmp(x->kw, y->kw, (klen + 7) / 8) < 0;
+}
+
+static void rheap_down(rcur **h, size_t n, size_t i, size_t klen)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && rcur_less(h[l], h[m], klen))
+            m = l;
+        if (r < n && rcur_less(h[r], h[m], klen))
+            m = r;
+        if (m == i)
+            return;
+        rcur *t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+/* The entry of a merged key as a pdx_topent. */
+static void key_topent(int kind, const uint8_t *key, const uint64_t *c, pdx_topent *e)
+{
+    memset(e, 0, sizeof(*e));
+    switch (kind) {
+    case PDX_TOP_PAIR: memcpy(e->b, key + 16, 16); /* fall through */
+    case PDX_TOP_SRC:
+    case PDX_TOP_DST:
+    case PDX_TOP_HOST: memcpy(e->a, key, 16); break;
+    case PDX_TOP_PORT: e->port = key[0] << 8 | key[1]; break;
+    default:
+        if (key[0] == 0) {
+            e->proto = key[1];
+        } else {
+            e->proto = -1;
+            e->ethertype = key[1] << 8 | key[2];
+        }
+        break;
+    }
+    e->flows = c[0];
+    e->packets = c[1];
+    e->bytes = c[2];
+}
+
+#define ROLLUP_SQL "SELECT keys, encoding, data FROM rollups WHERE kind = '%s'"
+#define ROLLUP_COVER_SQL                                                                 \
+    "SELECT NOT EXISTS (SELECT 1 FROM captures c WHERE NOT EXISTS"                       \
+    " (SELECT 1 FROM rollups r WHERE r.kind = ?1 AND r.capture_id = c.id))"
+
+static char *rollup_sql(int kind)
+{
+    char *sql = malloc(sizeof(ROLLUP_SQL) + 8);
+    if (sql != NULL)
+        snprintf(sql, sizeof(ROLLUP_SQL) + 8, ROLLUP_SQL, rollup_names[kind]);
+    return sql;
+}
+
+int pdx_summary_top_rollups(sqlite3 *db, const pdx_select *s, int kind)
+{
+    return kind >= 0 && kind < PDX_TOP_NKINDS && rollups_usable(db, s, kind);
+}
+
+/* 1 when the rollups answer kind for s: no filter, no window, and every
+ * capture has its runs (an index written before rollups existed has none);
+ * 0 when the flows must be read. */
+static int rollups_usable(sqlite3 *db, const pdx_select *s, int kind)
+{
+    if (db == NULL || !pdx_select_is_all(s))
+        return 0;
+    sqlite3_stmt *st = NULL;
+    int ok = 0;
+    if (sqlite3_prepare_v2(db, ROLLUP_COVER_SQL, -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, rollup_names[kind], -1, SQLITE_STATIC);
+        ok = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 1;
+    }
+    sqlite3_finalize(st);
+    return ok;
+}
+
+/* Opens a stored run (keys entries, encoding enc, blob of len bytes) in c,
+ * decoded into memory c owns.  0, PDX_EDB when it cannot be a run, or
+ * PDX_ENOMEM. */
+static int rcur_open(rcur *c, int64_t keys, int enc, const void *blob, size_t len)
+{
+    uint64_t raw = len;
+    memset(c, 0, sizeof(*c));
+    if (keys < 0 || (uint64_t)keys > ROLLUP_RAW_MAX / 4 || (len > 0 && blob == NULL))
+        return PDX_EDB;
+    if (enc == PDX_OFFS_ZSTD) {
+        unsigned long long n = ZSTD_getFrameContentSize(blob, len);
+        if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN)
+            return PDX_EDB;
+        raw = n;
+    } else if (enc != PDX_OFFS_VARINT) {
+        return PDX_EDB;
+    }
+    /* Each entry takes 4 to ROLLUP_ENTRY_MAX bytes. */
+    if (raw > ROLLUP_RAW_MAX || raw < (uint64_t)keys * 4 || raw > (uint64_t)keys * ROLLUP_ENTRY_MAX)
+        return PDX_EDB;
+    if ((c->mem = malloc(raw ? (size_t)raw : 1)) == NULL)
+        return PDX_ENOMEM;
+    if (enc == PDX_OFFS_ZSTD) {
+        size_t got = ZSTD_decompress(c->mem, (size_t)raw, blob, len);
+        if (ZSTD_isError(got) || got != raw) {
+            free(c->mem);
+            c->mem = NULL;
+            return PDX_EDB;
+        }
+    } else if (raw > 0) {
+        memcpy(c->mem, blob, (size_t)raw);
+    }
+    c->p = c->mem;
+    c->end = c->mem + raw;
+    c->left = c->keys = (uint64_t)keys;
+    return PDX_OK;
+}
+
+int pdx_rollup_decode(int kind, int64_t keys, int encoding, const void *data, size_t len,
+                      int (*cb)(void *ctx, const uint8_t *key, size_t klen, const uint64_t c[3]),
+                      void *ctx)
+{
+    if (kind < 0 || kind >= PDX_TOP_NKINDS)
+        return PDX_EUSAGE;
+    size_t klen = (size_t)rollup_klen[kind];
+    rcur c;
+    int rc = rcur_open(&c, keys, encoding, data, len);
+    while (rc == PDX_OK && (rc = rcur_next(&c, klen)) == 1)
+        rc = cb != NULL ? cb(ctx, c.key, klen, c.c) : PDX_OK;
+    free(c.mem);
+    return rc;
+}
+
+/* Loads the stored run of the row under st into c. */
+static int rcur_load(rcur *c, int kind, sqlite3_stmt *st, char *errbuf)
+{
+    int rc = rcur_open(c, sqlite3_column_int64(st, 0), sqlite3_column_int(st, 1),
+                       sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2));
+    if (rc == PDX_ENOMEM)
+        return pdx_errf(errbuf, rc, "out of memory");
+    if (rc < 0)
+        return pdx_errf(errbuf, PDX_EDB, "a %s rollup run is corrupt", rollup_names[kind]);
+    return PDX_OK;
+}
+
+/* The top list of kind from the rollups: every run merged by key. */
+static int top_from_rollups(sqlite3 *db, int kind, topsel *sel, char *errbuf)
+{
+    char *sql = rollup_sql(kind);
+    size_t klen = (size_t)rollup_klen[kind];
+    sqlite3_stmt *st = NULL;
+    rcur *cur = NULL;
+    rcur **heap = NULL;
+    size_t n = 0, cap = 0, hn = 0;
+    int rc;
+    if (sql == NULL) {
+        rc = pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
+        goto out;
+    }
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        rc = pdx_errf(errbuf, PDX_EDB, "reading the rollups: %s", sqlite3_errmsg(db));
+        goto out;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (pdx_grow(&cur, &cap, n + 1, sizeof(*cur)) < 0) {
+            rc = pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
+            goto out;
+        }
+        if ((rc = rcur_load(&cur[n], kind, st, errbuf)) < 0) {
+            free(cur[n].mem);
+            goto out;
+        }
+        n++;
+    }
+    if (rc != SQLITE_DONE) {
+        rc = pdx_errf(errbuf, PDX_EDB, "reading the rollups: %s", sqlite3_errmsg(db));
+        goto out;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if ((heap = malloc((n ? n : 1) * sizeof(*heap))) == NULL) {
+        rc = pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if ((rc = rcur_next(&cur[i], klen)) < 0)
+            goto corrupt;
+        if (rc == 1)
+            heap[hn++] = &cur[i];
+    }
+    for (size_t j = hn / 2; j-- > 0;)
+        rheap_down(heap, hn, j, klen);
+    while (hn > 0) {
+        uint8_t key[ROLLUP_MAXKEY];
+        uint64_t kw[ROLLUP_MAXKEY / 8], sum[3] = {0, 0, 0};
+        memcpy(key, heap[0]->key, klen);
+        memcpy(kw, heap[0]->kw, sizeof(kw));
+        while (hn > 0 && kw_cmp(heap[0]->kw, kw, (klen + 7) / 8) == 0) {
+            rcur *c = heap[0];
+            for (int i = 0; i < 3; i++)
+                if (__builtin_add_overflow(sum[i], c->c[i], &sum[i]))
+                    goto corrupt;
+            if ((rc = rcur_next(c, klen)) < 0)
+                goto corrupt;
+            if (rc == 0)
+                heap[0] = heap[--hn];
+            rheap_down(heap, hn, 0, klen);
+        }
+        if (sum[0] == 0 && sum[1] == 0)
+            continue;
+        pdx_topent e;
+        key_topent(kind, key, sum, &e);
+        if (topsel_add(sel, &e) < 0) {
+            rc = pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
+            goto out;
+        }
+    }
+    rc = PDX_OK;
+    goto out;
+corrupt:
+    rc = pdx_errf(errbuf, PDX_EDB, "a %s rollup run is corrupt", rollup_names[kind]);
+out:
+    sqlite3_finalize(st);
+    free(sql);
+    for (size_t i = 0; i < n; i++)
+        free(cur[i].mem);
+    free(cur);
+    free(heap);
+    return rc;
+}
+
 int pdx_summary_top(sqlite3 *db, const pdx_select *s, int kind, int by, size_t limit,
                     pdx_topent **out, size_t *n, char *errbuf)
 {
@@ -518,9 +1045,14 @@ int pdx_summary_top(sqlite3 *db, const pdx_select *s, int kind, int by, size_t l
     c.kind = kind;
     aggtab_init(&c.t, kind == PDX_TOP_PAIR ? 4 : kind == PDX_TOP_PORT ? 1 : 2);
     topsel sel = {kind, c.t.words, by, limit, NULL, 0, 0, 0};
-    int rc = scan(db, s, pdx_summary_top_sql(s, kind), top_row, &c, errbuf);
-    if (rc == PDX_OK && aggtab_each(&c.t, topsel_push, &sel) < 0)
-        rc = pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
+    int rc;
+    if (rollups_usable(db, s, kind)) {
+        rc = top_from_rollups(db, kind, &sel, errbuf);
+    } else {
+        rc = scan(db, s, pdx_summary_top_sql(NULL, s, kind), top_row, &c, errbuf);
+        if (rc == PDX_OK && aggtab_each(&c.t, topsel_push, &sel) < 0)
+            rc = pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
+    }
     aggtab_free(&c.t);
     if (rc < 0) {
         free(sel.res);

@@ -13,6 +13,7 @@
 
 #include <sqlite3.h>
 
+#include "flow.h"
 #include "select.h"
 
 /* What a top-N list is keyed on. */
@@ -48,10 +49,19 @@ typedef struct pdx_tsbin {
     uint64_t flows, packets, bytes;
 } pdx_tsbin;
 
-/* The SELECT that pdx_summary_top runs (for --explain).  Returns a string
- * the caller frees, or NULL when out of memory or kind is unknown.  Its
- * parameters are the selection's, bound from index 1 (pdx_select_bind). */
-char *pdx_summary_top_sql(const pdx_select *s, int kind);
+#define PDX_TOP_NKINDS 6
+
+/* The SELECT that pdx_summary_top runs on db (for --explain): the
+ * rollups' when pdx_summary_top_rollups says so (no parameters), else the
+ * flows' (db NULL: always), whose parameters are the selection's, bound
+ * from index 1 (pdx_select_bind).  Returns a string the caller frees, or
+ * NULL when out of memory or kind is unknown. */
+char *pdx_summary_top_sql(sqlite3 *db, const pdx_select *s, int kind);
+
+/* 1 when pdx_summary_top answers kind for s from the rollups table (s has
+ * no filter and no window, and every capture has rollups), 0 when it reads
+ * the selected flows. */
+int pdx_summary_top_rollups(sqlite3 *db, const pdx_select *s, int kind);
 
 /* The top `limit` entries (0 = all) of kind, ranked by `by` descending,
  * ties broken by the key ascending.  Returns PDX_OK with a malloc'ed array
@@ -60,6 +70,59 @@ char *pdx_summary_top_sql(const pdx_select *s, int kind);
  * written only on success. */
 int pdx_summary_top(sqlite3 *db, const pdx_select *s, int kind, int by, size_t limit,
                     pdx_topent **out, size_t *n, char *errbuf);
+
+/*
+ * Rollups: while indexing a capture, the indexer adds what every flow row
+ * it writes changes (a new flow counts once; packets and bytes since the
+ * row was last written) to per-kind sums in memory, and stores them as
+ * runs sorted by key in the rollups table (docs/schema.md has the format)
+ * in the capture's transaction.  A kind holding PDX_ROLLUP_FLUSH_AT keys
+ * is written out as a run of its own, which bounds the memory.
+ */
+#define PDX_ROLLUP_FLUSH_AT 100000
+
+typedef struct pdx_rollup pdx_rollup;
+
+/* A run of one kind, ready for the rollups table. */
+typedef struct pdx_rollup_run {
+    int kind;            /* PDX_TOP_* */
+    uint32_t seq;        /* 0, 1, ... per kind within the capture */
+    uint64_t keys;       /* entries */
+    int encoding;        /* PDX_OFFS_VARINT (raw) or PDX_OFFS_ZSTD */
+    const uint8_t *data; /* valid during the put call */
+    size_t len;
+} pdx_rollup_run;
+
+/* NULL when out of memory. */
+pdx_rollup *pdx_rollup_new(void);
+void pdx_rollup_free(pdx_rollup *r);
+
+/* Forgets the sums and run numbers (a new capture, or a rollback). */
+void pdx_rollup_reset(pdx_rollup *r);
+
+/* Adds a written flow row's change to every kind it has a key for.
+ * Returns 0, 1 when a kind is full (call pdx_rollup_flush), or PDX_ENOMEM. */
+int pdx_rollup_add(pdx_rollup *r, const pdx_flow *f, uint64_t flows, uint64_t packets, uint64_t bytes);
+
+/* Hands put a run of every full kind; with final (the capture's end), of
+ * every kind with sums or without a run yet (so each capture has at least
+ * run 0 of each kind, maybe empty), and resets r.  put returns 0 or a
+ * negative code, which is returned. */
+int pdx_rollup_flush(pdx_rollup *r, int final, int (*put)(void *ctx, const pdx_rollup_run *run),
+                     void *ctx);
+
+/* Decodes a stored run of kind (the keys, encoding and data columns of a
+ * rollups row) and calls cb for each entry in order: the key (klen bytes,
+ * see docs/schema.md) and flows, packets, bytes.  Returns 0 when the run
+ * is sound, PDX_EDB when it is not (keys not strictly increasing, a count
+ * that disagrees, bytes left over, a bad frame), PDX_ENOMEM, or cb's
+ * negative code.  cb may be NULL. */
+int pdx_rollup_decode(int kind, int64_t keys, int encoding, const void *data, size_t len,
+                      int (*cb)(void *ctx, const uint8_t *key, size_t klen, const uint64_t c[3]),
+                      void *ctx);
+
+/* "src", "dst", "host", "port", "pair", "proto"; NULL for another number. */
+const char *pdx_rollup_kind_name(int kind);
 
 /* The SELECT that pdx_summary_timeseries runs (for --explain); as above. */
 char *pdx_summary_timeseries_sql(const pdx_select *s);

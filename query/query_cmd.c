@@ -1058,8 +1058,11 @@ static int run_top(options *o, sqlite3 *db, const pdx_select *s, const char *db_
     size_t n = 0;
     int rc;
     if (o->explain) {
-        char *sql = pdx_summary_top_sql(s, o->top_kind);
-        rc = explain(db, "top", sql, s, 0, 0, 0, err);
+        int ru = pdx_summary_top_rollups(db, s, o->top_kind);
+        char *sql = pdx_summary_top_sql(db, s, o->top_kind);
+        rc = sql == NULL ? pdx_errf(err, PDX_ENOMEM, "out of memory")
+                         : explain(db, ru ? "top, from the per-capture rollups (no filter, no window)" : "top",
+                                   sql, ru ? NULL : s, 0, 0, 0, err);
         free(sql);
     } else {
         rc = pdx_summary_top(db, s, o->top_kind, o->by, (size_t)PDX_MIN(o->limit, (uint64_t)SIZE_MAX),

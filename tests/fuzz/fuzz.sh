@@ -21,6 +21,7 @@ max_len() {
     decode) echo 4100 ;;
     query) echo 4096 ;;
     offsets) echo 8192 ;;
+    rollup) echo 16384 ;;
     *) echo 4096 ;;
     esac
 }

@@ -14,7 +14,8 @@ record boundary to at most 16 KiB), both snoop files, and truncated copies
 (inside the file header, inside a record header, inside packet data).  For
 decode: the smallest frame of every (link type, first 7 protocols) pair
 tshark reports, prefixed with the link type (4 bytes, little endian).  For
-offsets: hand-made segments, varint and zstd, valid and not.
+offsets: hand-made segments, varint and zstd, valid and not.  For rollup:
+hand-made runs of every kind, plain and zstd, valid and not.
 """
 import argparse
 import csv
@@ -310,6 +311,59 @@ def offsets(out):
     seg('varint-as-zstd', 1, 50, varints(pcap[:50]))
 
 
+KLEN = (16, 16, 16, 2, 32, 3)  # src dst host port pair proto
+
+
+def run_bytes(kind, entries, shared=None):
+    """A rollups run: per entry the length shared with the previous key, the
+    rest of the key, and flows, packets, bytes as varints (docs/schema.md)."""
+    raw, prev = bytearray(), bytes(KLEN[kind])
+    for key, counts in entries:
+        sh = 0
+        while sh < len(key) and key[sh] == prev[sh]:
+            sh += 1
+        if shared is not None:
+            sh = shared
+        raw.append(sh)
+        raw += key[sh:]
+        for c in counts:
+            raw += varints([c])
+        prev = key
+    return bytes(raw)
+
+
+def rollup(out):
+    def run(name, kind, enc, keys, blob):
+        out.add(name, struct.pack('<BBq', kind, enc, keys) + blob)
+
+    v4 = [bytes(10) + b'\xff\xff' + bytes([10, 0, i // 256, i % 256]) for i in range(300)]
+    hosts = [(a, (1 + i % 3, 2 + i, 100 + 37 * i)) for i, a in enumerate(v4)]
+    pairs = [(v4[i] + v4[j], (1, 2, 120)) for i in range(0, 40, 7) for j in range(0, 40, 5)]
+    ports = [(bytes([p >> 8, p & 255]), (5, 9, 999)) for p in (22, 53, 80, 443, 8080)]
+    protos = [(bytes([0, 6, 0]), (3, 30, 3000)), (bytes([0, 17, 0]), (2, 4, 400)),
+              (bytes([1, 0x08, 0x06]), (1, 1, 60))]
+    for kind, ents in ((0, hosts[:20]), (1, hosts[:3]), (2, hosts), (3, ports), (4, pairs),
+                       (5, protos)):
+        raw = run_bytes(kind, ents)
+        run('k%d-plain' % kind, kind, 0, len(ents), raw)
+        run('k%d-zstd' % kind, kind, 1, len(ents), zstd(raw))
+    raw = run_bytes(2, hosts)
+    run('empty', 2, 0, 0, b'')
+    run('count-short', 2, 0, len(hosts) + 1, raw)
+    run('count-long', 2, 0, len(hosts) - 1, raw)
+    run('negative-count', 2, 0, -1, raw)
+    run('huge-count', 2, 0, 1 << 62, raw)
+    run('not-sorted', 2, 0, 2, run_bytes(2, [hosts[5], hosts[4]]))
+    run('duplicate', 2, 0, 2, run_bytes(2, [hosts[4], hosts[4]]))
+    run('shared-too-long', 3, 0, 1, run_bytes(3, ports[:1], shared=3))
+    run('varint-unterminated', 5, 0, 1, bytes([0, 0, 6, 0, 0x80, 0x80]))
+    run('bad-encoding', 2, 2, len(hosts), raw)
+    run('bad-kind', 6, 0, len(hosts), raw)
+    run('zstd-truncated', 2, 1, len(hosts), zstd(raw)[:-5])
+    run('zstd-stream', 2, 1, len(hosts), zstd(raw, stream=True))
+    run('zstd-as-plain', 2, 0, len(hosts), zstd(raw))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--corpus', default=os.path.join(os.path.dirname(TOP), 'shared', 'corpus'))
@@ -321,7 +375,8 @@ def main():
                      ('pcapng', lambda o: captures(a.corpus, rows, o, ('pcapng',))),
                      ('decode', lambda o: frames(a.corpus, rows, o)),
                      ('query', queries),
-                     ('offsets', offsets)):
+                     ('offsets', offsets),
+                     ('rollup', rollup)):
         o = Out(os.path.join(a.out, name))
         fn(o)
         print('%-8s %5d files %8d bytes' % (name, len(o.names), o.total))

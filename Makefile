@@ -17,12 +17,22 @@ KILLS ?= 20
 PKGS := libpcap libzstd libuv sqlite3 libcrypto zlib
 DEP_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 DEP_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpcap -lzstd -luv -lsqlite3 -lcrypto -lz)
+# pcapdex itself opens libpcap and libcrypto only when a command needs them
+# (lib/dynlib.h), by the shared-object names found here; the test programs
+# link everything.
+CORE_PKGS := libzstd libuv sqlite3 zlib
+CORE_LIBS := $(shell pkg-config --libs $(CORE_PKGS) 2>/dev/null || echo -lzstd -luv -lsqlite3 -lz) -ldl -lpthread
+soname = $(shell objdump -p "$$($(CC) -print-file-name=$(1))" 2>/dev/null | sed -n 's/^ *SONAME *//p')
+PCAP_SONAME := $(call soname,libpcap.so)
+CRYPTO_SONAME := $(call soname,libcrypto.so)
+SONAME_CFLAGS := $(if $(PCAP_SONAME),-DPDX_PCAP_SONAME='"$(PCAP_SONAME)"') \
+                 $(if $(CRYPTO_SONAME),-DPDX_CRYPTO_SONAME='"$(CRYPTO_SONAME)"')
 
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla \
         -Wwrite-strings -Wpointer-arith -Wcast-qual -Wundef -Wno-unused-parameter
 CFLAGS ?= -O2 -g
 ALL_CFLAGS := -std=c11 -D_FILE_OFFSET_BITS=64 -D_GNU_SOURCE $(WARN) $(WERROR) $(CFLAGS) \
-              -Ilib -I$(BUILD) $(DEP_CFLAGS) $(EXTRA_CFLAGS)
+              -Ilib -I$(BUILD) $(DEP_CFLAGS) $(SONAME_CFLAGS) $(EXTRA_CFLAGS)
 LDLIBS := $(DEP_LIBS) -lm $(EXTRA_LDFLAGS)
 
 LIB_SRC := $(sort $(wildcard lib/*.c))
@@ -60,7 +70,7 @@ $(BUILD)/libpdx.a: $(LIB_OBJ)
 include tests/fuzz/Makefile.fuzz
 
 $(BUILD)/pcapdex: $(CLI_OBJ) $(BUILD)/libpdx.a
-	$(CC) $(ALL_CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libpdx.a $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libpdx.a $(CORE_LIBS) -lm $(EXTRA_LDFLAGS)
 
 $(BUILD)/pcapgen: $(GEN_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libpdx.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)

@@ -24,6 +24,7 @@
 #include "capture.h"
 #include "dbq.h"
 #include "decode.h"
+#include "dynlib.h"
 #include "flow.h"
 #include "index.h"
 #include "parse.h"
@@ -964,18 +965,25 @@ int pdx_cmd_index(int argc, char **argv)
         usage(stderr);
         return PDX_EXIT_USAGE;
     }
+    /* Community IDs need libcrypto, --filter libpcap: both are loaded on
+     * first use (dynlib.h), so a missing one is said here, once. */
+    const pdx_pcap_fns *pc = NULL;
+    if (pdx_crypto_fns_get(err) == NULL || (x.filter != NULL && (pc = pdx_pcap_fns_get(err)) == NULL)) {
+        pdx_cli_error("%s", err);
+        return PDX_EXIT_USAGE;
+    }
     if (x.filter != NULL) {
         /* Catch syntax errors before touching anything. */
-        pcap_t *p = pcap_open_dead(DLT_EN10MB, PDX_MAX_CAPLEN);
+        pcap_t *p = pc->open_dead(DLT_EN10MB, PDX_MAX_CAPLEN);
         struct bpf_program prog;
-        if (p == NULL || pcap_compile(p, &prog, x.filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
-            pdx_cli_error("--filter: %s", p ? pcap_geterr(p) : "cannot compile");
+        if (p == NULL || pc->compile(p, &prog, x.filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+            pdx_cli_error("--filter: %s", p ? pc->geterr(p) : "cannot compile");
             if (p)
-                pcap_close(p);
+                pc->close(p);
             return PDX_EXIT_USAGE;
         }
-        pcap_freecode(&prog);
-        pcap_close(p);
+        pc->freecode(&prog);
+        pc->close(p);
     }
     x.db_path = pdx_cli_db_path(db_opt);
     for (int i = optind; i < argc; i++)

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dynlib.h"
 #include "zsource.h"
 
 #define PARSE_QUEUE 4
@@ -55,7 +56,7 @@ static void job_free(parse_job *j)
 {
     for (size_t i = 0; i < j->n_bpf; i++)
         if (j->bpf[i].ok)
-            pcap_freecode(&j->bpf[i].prog);
+            pdx_pcap_fns_get(NULL)->freecode(&j->bpf[i].prog);
     free(j->bpf);
     for (size_t i = 0; i < j->n_chunks; i++)
         free(j->chunks[i]);
@@ -115,6 +116,8 @@ static int linktype_to_dlt(uint32_t lt)
 /* 1 keep, 0 drop. */
 static int bpf_keep(parse_job *j, const pdx_record *rec)
 {
+    /* The front end loaded libpcap when it checked the filter. */
+    const pdx_pcap_fns *pc = pdx_pcap_fns_get(NULL);
     bpf_entry *e = NULL;
     for (size_t i = 0; i < j->n_bpf; i++)
         if (j->bpf[i].linktype == rec->linktype)
@@ -127,12 +130,12 @@ static int bpf_keep(parse_job *j, const pdx_record *rec)
         e = &j->bpf[j->n_bpf++];
         memset(e, 0, sizeof(*e));
         e->linktype = rec->linktype;
-        pcap_t *p = pcap_open_dead(linktype_to_dlt(rec->linktype), PDX_MAX_CAPLEN);
+        pcap_t *p = pc != NULL ? pc->open_dead(linktype_to_dlt(rec->linktype), PDX_MAX_CAPLEN) : NULL;
         if (p != NULL) {
-            e->ok = pcap_compile(p, &e->prog, j->opts.filter, 1, PCAP_NETMASK_UNKNOWN) == 0;
+            e->ok = pc->compile(p, &e->prog, j->opts.filter, 1, PCAP_NETMASK_UNKNOWN) == 0;
             if (!e->ok)
-                filter_warning(j, rec->linktype, pcap_geterr(p));
-            pcap_close(p);
+                filter_warning(j, rec->linktype, pc->geterr(p));
+            pc->close(p);
         }
     }
     if (!e->ok)
@@ -141,7 +144,7 @@ static int bpf_keep(parse_job *j, const pdx_record *rec)
     memset(&h, 0, sizeof(h));
     h.caplen = rec->caplen;
     h.len = rec->origlen;
-    return pcap_offline_filter(&e->prog, &h, rec->data) != 0;
+    return pc->offline_filter(&e->prog, &h, rec->data) != 0;
 }
 
 static int in_range(const uint8_t *a, const uint8_t *lo, const uint8_t *hi)

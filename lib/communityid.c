@@ -3,7 +3,8 @@
 
 #include <string.h>
 
-#include <openssl/evp.h>
+#include "dynlib.h"
+
 
 static const uint8_t v4_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
@@ -67,12 +68,13 @@ int pdx_community_id(uint16_t seed, const uint8_t src[16], const uint8_t dst[16]
         buf[n++] = (uint8_t)(dport >> 8);
         buf[n++] = (uint8_t)dport;
     }
+    const pdx_crypto_fns *cf = pdx_crypto_fns_get(NULL);
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
-    if (EVP_Digest(buf, n, md, &mdlen, EVP_sha1(), NULL) != 1 || mdlen != 20)
+    if (cf == NULL || cf->digest(buf, n, md, &mdlen, cf->sha1(), NULL) != 1 || mdlen != 20)
         return -1;
     out[0] = '1';
     out[1] = ':';
-    EVP_EncodeBlock((unsigned char *)out + 2, md, 20); /* 28 chars + NUL */
+    cf->encode_block((unsigned char *)out + 2, md, 20); /* 28 chars + NUL */
     return 0;
 }

@@ -11,10 +11,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
 #include <zstd.h>
 
 #include "communityid.h"
+#include "dynlib.h"
 #include "summary.h"
 #include "varint.h"
 #include "zsource.h"
@@ -437,7 +437,8 @@ static int put_run(void *ctx, const pdx_rollup_run *run)
     sqlite3_bind_int64(st, 3, run->seq);
     sqlite3_bind_int64(st, 4, (sqlite3_int64)run->keys);
     sqlite3_bind_int(st, 5, run->encoding);
-    sqlite3_bind_blob(st, 6, run->data, (int)run->len, SQLITE_STATIC);
+    /* An empty run is an empty blob, not NULL. */
+    sqlite3_bind_blob(st, 6, run->len ? (const void *)run->data : "", (int)run->len, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     sqlite3_clear_bindings(st);
     if (rc != SQLITE_DONE)
@@ -842,7 +843,10 @@ int pdx_index_load_live(pdx_index *ix, int (*cb)(void *ctx, const pdx_flow *f), 
 
 int pdx_fingerprint_fd(int fd, uint64_t size, char out[80], char *errbuf)
 {
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    const pdx_crypto_fns *c = pdx_crypto_fns_get(errbuf);
+    if (c == NULL)
+        return PDX_EIO;
+    EVP_MD_CTX *md = c->md_ctx_new();
     uint8_t *buf = malloc(FP_SPAN);
     uint8_t sz[8];
     int rc = PDX_OK;
@@ -852,8 +856,8 @@ int pdx_fingerprint_fd(int fd, uint64_t size, char out[80], char *errbuf)
     }
     for (int i = 0; i < 8; i++)
         sz[i] = (uint8_t)(size >> (8 * i));
-    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-    EVP_DigestUpdate(md, sz, 8);
+    c->digest_init(md, c->sha256(), NULL);
+    c->digest_update(md, sz, 8);
     for (int part = 0; part < 2; part++) {
         uint64_t off = part == 0 ? 0 : (size > FP_SPAN ? size - FP_SPAN : 0);
         size_t want = (size_t)PDX_MIN((uint64_t)FP_SPAN, size);
@@ -869,16 +873,16 @@ int pdx_fingerprint_fd(int fd, uint64_t size, char out[80], char *errbuf)
             }
             got += (size_t)n;
         }
-        EVP_DigestUpdate(md, buf, want);
+        c->digest_update(md, buf, want);
     }
     unsigned char d[EVP_MAX_MD_SIZE];
     unsigned int dl = 0;
-    EVP_DigestFinal_ex(md, d, &dl);
+    c->digest_final(md, d, &dl);
     memcpy(out, "h1:", 3);
     for (unsigned i = 0; i < dl && i < 32; i++)
         snprintf(out + 3 + 2 * i, 3, "%02x", d[i]);
 out:
-    EVP_MD_CTX_free(md);
+    c->md_ctx_free(md);
     free(buf);
     return rc;
 }

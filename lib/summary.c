@@ -187,7 +187,8 @@ static int aggtab_spill(aggtab *a)
 
 /* Counts flows (1 for a flow of the index; IN_USE | n for a rollup delta)
  * under key (a->words words). */
-static int aggtab_put(aggtab *a, const uint64_t *key, uint64_t flows, uint64_t packets, uint64_t bytes)
+static int aggtab_put_hashed(aggtab *a, const uint64_t *key, uint64_t h, uint64_t flows,
+                             uint64_t packets, uint64_t bytes)
 {
     uint64_t g[KEY_WORDS + 3];
     size_t w = (size_t)a->words;
@@ -195,7 +196,6 @@ static int aggtab_put(aggtab *a, const uint64_t *key, uint64_t flows, uint64_t p
     g[w] = flows;
     g[w + 1] = packets;
     g[w + 2] = bytes;
-    uint64_t h = key_hash(key, a->words);
     if (a->spilled)
         return part_append(a, g, h);
     if ((a->t.n + 1) > a->t.nslot / 4 * 3) {
@@ -215,6 +215,11 @@ static int aggtab_put(aggtab *a, const uint64_t *key, uint64_t flows, uint64_t p
     }
     table_put(&a->t, a->words, a->stride, g, h);
     return PDX_OK;
+}
+
+static int aggtab_put(aggtab *a, const uint64_t *key, uint64_t flows, uint64_t packets, uint64_t bytes)
+{
+    return aggtab_put_hashed(a, key, key_hash(key, a->words), flows, packets, bytes);
 }
 
 static int aggtab_add(aggtab *a, const uint64_t *key, uint64_t packets, uint64_t bytes)
@@ -275,8 +280,8 @@ char *pdx_summary_top_sql(sqlite3 *db, const pdx_select *s, int kind)
     if (kind >= 0 && kind < PDX_TOP_NKINDS && rollups_usable(db, s, kind))
         return rollup_sql(kind);
     switch (kind) {
-    case PDX_TOP_SRC: return build_sql(s, "src_ip, NULL");
-    case PDX_TOP_DST: return build_sql(s, "dst_ip, NULL");
+    case PDX_TOP_SRC:
+    case PDX_TOP_DST:
     case PDX_TOP_HOST:
     case PDX_TOP_PAIR: return build_sql(s, "src_ip, dst_ip");
     case PDX_TOP_PORT: return build_sql(s, "dst_port, proto");
@@ -348,6 +353,108 @@ static int addr_col(sqlite3_stmt *st, int col, uint64_t *key, char *errbuf)
     return 1;
 }
 
+/* ---- keys ---------------------------------------------------------------------- */
+
+/*
+ * What a top-N list counts a flow under, for both ways of answering it
+ * (reading the flows, and the rollups the indexer wrote).  A key is a byte
+ * string compared with memcmp: an address (16 bytes), a pair (32), a port
+ * (2, big-endian), a protocol (3: 0, proto, 0 for IP; 1 and the big-endian
+ * ethertype for a non-IP flow).  In the aggregation tables it sits in the
+ * first bytes of its zeroed key words.
+ */
+static const int key_len[PDX_TOP_NKINDS] = {16, 16, 16, 2, 32, 3};
+static const char *const kind_names[PDX_TOP_NKINDS] = {"src", "dst", "host", "port", "pair", "proto"};
+
+static int key_words(int kind)
+{
+    return (key_len[kind] + 7) / 8;
+}
+
+/* The keys one flow counts under: at most 7 over all kinds (host twice). */
+typedef struct flow_keys {
+    int n;
+    int kind[7];
+    uint64_t w[7][KEY_WORDS]; /* the key bytes, zero-padded */
+    uint64_t h[7];
+} flow_keys;
+
+static void key_push(flow_keys *k, int kind, const void *bytes)
+{
+    memset(k->w[k->n], 0, sizeof(k->w[k->n]));
+    memcpy(k->w[k->n], bytes, (size_t)key_len[kind]);
+    k->kind[k->n++] = kind;
+}
+
+/* Fills k with the keys of kind (or of every kind, -1) for a flow: IP or
+ * not, its addresses (initiator first; unused for a non-IP flow), protocol,
+ * responder port (-1 when it has none) and ethertype. */
+static void keys_of(flow_keys *k, int kind, int ip, const uint8_t *src, const uint8_t *dst, int proto,
+                    int dport, int ethertype)
+{
+    uint8_t b[32];
+    k->n = 0;
+#define WANT(x) (kind < 0 || kind == (x))
+    if (ip) {
+        if (WANT(PDX_TOP_SRC))
+            key_push(k, PDX_TOP_SRC, src);
+        if (WANT(PDX_TOP_DST))
+            key_push(k, PDX_TOP_DST, dst);
+        if (WANT(PDX_TOP_HOST)) {
+            key_push(k, PDX_TOP_HOST, src);
+            if (memcmp(src, dst, 16) != 0)
+                key_push(k, PDX_TOP_HOST, dst);
+        }
+        if (WANT(PDX_TOP_PAIR)) {
+            memcpy(b, src, 16);
+            memcpy(b + 16, dst, 16);
+            key_push(k, PDX_TOP_PAIR, b);
+        }
+        /* Ports mean ports for TCP, UDP and SCTP only, as in the filter. */
+        if (WANT(PDX_TOP_PORT) && dport >= 0 && (proto == 6 || proto == 17 || proto == 132)) {
+            b[0] = (uint8_t)(dport >> 8);
+            b[1] = (uint8_t)dport;
+            key_push(k, PDX_TOP_PORT, b);
+        }
+        b[0] = 0;
+        b[1] = (uint8_t)proto;
+        b[2] = 0;
+    } else {
+        b[0] = 1;
+        b[1] = (uint8_t)(ethertype >> 8);
+        b[2] = (uint8_t)ethertype;
+    }
+    if (WANT(PDX_TOP_PROTO))
+        key_push(k, PDX_TOP_PROTO, b);
+#undef WANT
+}
+
+/* An aggregated entry (key words, then flows, packets, bytes) as a
+ * pdx_topent. */
+static void to_topent(const uint64_t *g, int words, int kind, pdx_topent *e)
+{
+    const uint8_t *key = (const uint8_t *)g;
+    memset(e, 0, sizeof(*e));
+    switch (kind) {
+    case PDX_TOP_PAIR: memcpy(e->b, key + 16, 16); /* fall through */
+    case PDX_TOP_SRC:
+    case PDX_TOP_DST:
+    case PDX_TOP_HOST: memcpy(e->a, key, 16); break;
+    case PDX_TOP_PORT: e->port = key[0] << 8 | key[1]; break;
+    default:
+        if (key[0] == 0) {
+            e->proto = key[1];
+        } else {
+            e->proto = -1;
+            e->ethertype = key[1] << 8 | key[2];
+        }
+        break;
+    }
+    e->flows = g[words] & ~IN_USE;
+    e->packets = g[words + 1];
+    e->bytes = g[words + 2];
+}
+
 /* ---- top-N ------------------------------------------------------------------- */
 
 typedef struct topctx {
@@ -355,74 +462,39 @@ typedef struct topctx {
     int kind;
 } topctx;
 
-/* Key words: an address in 0-1 (the second of a pair in 2-3); a port in
- * word 0; a protocol in word 0 and, for non-IP flows (proto -1), the
- * ethertype in word 1. */
+/* Counts the row (its columns as pdx_summary_top_sql selects them) under
+ * each of its keys of the context's kind. */
 static int top_row(void *vctx, sqlite3_stmt *st, char *errbuf)
 {
     topctx *c = vctx;
-    uint64_t key[KEY_WORDS] = {0, 0, 0, 0}, key2[KEY_WORDS] = {0, 0, 0, 0};
-    uint64_t packets = 0, bytes = 0;
+    uint64_t packets = 0, bytes = 0, a[2][2];
     int rc = row_counts(st, &packets, &bytes, errbuf);
     if (rc < 0)
         return rc;
+    flow_keys k;
     switch (c->kind) {
     case PDX_TOP_SRC:
     case PDX_TOP_DST:
-        if ((rc = addr_col(st, 0, key, errbuf)) <= 0)
-            return rc;
-        break;
-    case PDX_TOP_PAIR:
-        if ((rc = addr_col(st, 0, key, errbuf)) <= 0 || (rc = addr_col(st, 1, key + 2, errbuf)) <= 0)
-            return rc;
-        break;
     case PDX_TOP_HOST:
-        if ((rc = addr_col(st, 0, key, errbuf)) <= 0 || (rc = addr_col(st, 1, key2, errbuf)) <= 0)
-            return rc;
-        if ((key[0] != key2[0] || key[1] != key2[1]) && (rc = aggtab_add(&c->t, key2, packets, bytes)) < 0)
-            return pdx_errf(errbuf, rc, "out of memory");
+    case PDX_TOP_PAIR:
+        if ((rc = addr_col(st, 0, a[0], errbuf)) <= 0 || (rc = addr_col(st, 1, a[1], errbuf)) <= 0)
+            return rc; /* a non-IP flow (0) or a corrupt row */
+        keys_of(&k, c->kind, 1, (const uint8_t *)a[0], (const uint8_t *)a[1], 0, -1, 0);
         break;
-    case PDX_TOP_PORT: {
-        /* Ports mean ports for TCP, UDP and SCTP only, as in the filter. */
-        int proto = sqlite3_column_int(st, 1);
-        if (sqlite3_column_type(st, 0) == SQLITE_NULL || (proto != 6 && proto != 17 && proto != 132))
-            return PDX_OK;
-        key[0] = (uint64_t)sqlite3_column_int64(st, 0);
+    case PDX_TOP_PORT:
+        keys_of(&k, c->kind, 1, NULL, NULL, sqlite3_column_int(st, 1),
+                sqlite3_column_type(st, 0) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 0) & 0xffff, 0);
         break;
-    }
     case PDX_TOP_PROTO:
-        if (sqlite3_column_type(st, 0) == SQLITE_NULL) {
-            key[0] = (uint64_t)-1;
-            key[1] = (uint64_t)sqlite3_column_int64(st, 1);
-        } else {
-            key[0] = (uint64_t)sqlite3_column_int64(st, 0);
-        }
+        keys_of(&k, c->kind, sqlite3_column_type(st, 0) != SQLITE_NULL, NULL, NULL,
+                sqlite3_column_int(st, 0), -1, sqlite3_column_int(st, 1));
         break;
     default: return pdx_errf(errbuf, PDX_EUSAGE, "unknown summary kind");
     }
-    if ((rc = aggtab_add(&c->t, key, packets, bytes)) < 0)
-        return pdx_errf(errbuf, rc, "out of memory");
+    for (int i = 0; i < k.n; i++)
+        if ((rc = aggtab_add(&c->t, k.w[i], packets, bytes)) < 0)
+            return pdx_errf(errbuf, rc, "out of memory");
     return PDX_OK;
-}
-
-/* An aggregated entry (key words, flows, packets, bytes) as a pdx_topent. */
-static void to_topent(const uint64_t *g, int words, int kind, pdx_topent *e)
-{
-    memset(e, 0, sizeof(*e));
-    switch (kind) {
-    case PDX_TOP_PAIR: memcpy(e->b, g + 2, 16); /* fall through */
-    case PDX_TOP_SRC:
-    case PDX_TOP_DST:
-    case PDX_TOP_HOST: memcpy(e->a, g, 16); break;
-    case PDX_TOP_PORT: e->port = (int32_t)g[0]; break;
-    default:
-        e->proto = (int32_t)(int64_t)g[0];
-        e->ethertype = e->proto < 0 ? (int32_t)g[1] : 0;
-        break;
-    }
-    e->flows = g[words];
-    e->packets = g[words + 1];
-    e->bytes = g[words + 2];
 }
 
 static uint64_t metric(const pdx_topent *e, int by)
@@ -539,14 +611,8 @@ static void topsel_finish(topsel *t)
  * top-N key (pdx_rollup_add) and stores the sums as runs sorted by key in
  * the rollups table.  An unfiltered --top then merges the runs instead of
  * reading every flow: the sums over all runs equal the sums over all flows.
- *
- * A key is a byte string compared with memcmp: an address (16 bytes), a
- * pair (32), a port (2, big-endian), a protocol (3: 0, proto, 0 for IP;
- * 1 and the big-endian ethertype for a non-IP flow).  In the aggregation
- * tables it sits in the first bytes of its (zeroed) key words.
+ * The keys are the ones keys_of() gives the flow scan.
  */
-static const int rollup_klen[PDX_TOP_NKINDS] = {16, 16, 16, 2, 32, 3};
-static const char *const rollup_names[PDX_TOP_NKINDS] = {"src", "dst", "host", "port", "pair", "proto"};
 
 #define ROLLUP_MAXKEY 32
 /* One entry's most bytes: shared length, key, three varints. */
@@ -564,41 +630,64 @@ static uint64_t load_be64(const uint8_t *p)
 
 const char *pdx_rollup_kind_name(int kind)
 {
-    return kind >= 0 && kind < PDX_TOP_NKINDS ? rollup_names[kind] : NULL;
+    return kind >= 0 && kind < PDX_TOP_NKINDS ? kind_names[kind] : NULL;
 }
 
-/* A sort item: the first 16 key bytes as big-endian numbers, which compare
- * as the bytes, and the entry (a pair's second address breaks ties). */
+/* A sort item: the key as big-endian words, which compare as its bytes. */
 typedef struct sortent {
-    uint64_t k0, k1;
+    uint64_t k[KEY_WORDS];
     const uint64_t *e;
 } sortent;
 
-static int sortent_cmp(const void *a, const void *b)
+/*
+ * Sorts n items by their first nw key words (LSD radix sort, a byte per
+ * pass, through tmp).  One counting pass gives every byte's histogram, and
+ * a byte that is the same in every item (most bytes of IPv4-mapped
+ * addresses) costs no pass; a run of IPv4 keys takes four.  Returns the
+ * array (a or tmp) that holds the result.
+ */
+static sortent *radix_sort(sortent *a, sortent *tmp, size_t n, int nw)
 {
-    const sortent *x = a, *y = b;
-    if (x->k0 != y->k0)
-        return x->k0 < y->k0 ? -1 : 1;
-    if (x->k1 != y->k1)
-        return x->k1 < y->k1 ? -1 : 1;
-    /* Keys of up to 16 bytes in one table never tie: only pairs get here. */
-    return memcmp(x->e + 2, y->e + 2, 16);
+    static const size_t nb = 8 * KEY_WORDS;
+    size_t (*count)[256] = calloc(nb, sizeof(*count));
+    if (count == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        for (int w = 0; w < nw; w++)
+            for (int b = 0; b < 8; b++)
+                count[w * 8 + b][(a[i].k[w] >> (8 * b)) & 255]++;
+    for (int w = nw - 1; w >= 0; w--) {
+        for (int b = 0; b < 8; b++) {
+            size_t *c = count[w * 8 + b];
+            unsigned v = (unsigned)((n ? a[0].k[w] >> (8 * b) : 0) & 255);
+            if (c[v] == n)
+                continue;
+            size_t pos = 0;
+            for (int j = 0; j < 256; j++) {
+                size_t t = c[j];
+                c[j] = pos;
+                pos += t;
+            }
+            for (size_t i = 0; i < n; i++)
+                tmp[c[(a[i].k[w] >> (8 * b)) & 255]++] = a[i];
+            sortent *x = a;
+            a = tmp;
+            tmp = x;
+        }
+    }
+    free(count);
+    return a;
 }
 
 struct pdx_rollup {
     aggtab t[PDX_TOP_NKINDS];
     uint32_t seq[PDX_TOP_NKINDS]; /* runs handed out so far, per kind */
-    sortent *ent;                 /* sort scratch */
-    size_t entcap;
+    sortent *ent, *ent2;          /* sort scratch */
+    size_t entcap, ent2cap;
     uint8_t *raw, *z;
     size_t rawcap, zcap;
     ZSTD_CCtx *zctx;
 };
-
-static int rollup_words(int kind)
-{
-    return (rollup_klen[kind] + 7) / 8;
-}
 
 pdx_rollup *pdx_rollup_new(void)
 {
@@ -606,7 +695,7 @@ pdx_rollup *pdx_rollup_new(void)
     if (r == NULL)
         return NULL;
     for (int k = 0; k < PDX_TOP_NKINDS; k++)
-        aggtab_init(&r->t[k], rollup_words(k));
+        aggtab_init(&r->t[k], key_words(k));
     return r;
 }
 
@@ -634,56 +723,33 @@ void pdx_rollup_free(pdx_rollup *r)
     for (int k = 0; k < PDX_TOP_NKINDS; k++)
         aggtab_free(&r->t[k]);
     free(r->ent);
+    free(r->ent2);
     free(r->raw);
     free(r->z);
     ZSTD_freeCCtx(r->zctx);
     free(r);
 }
 
-static int rollup_put(pdx_rollup *r, int kind, const void *key, uint64_t flows, uint64_t packets,
-                      uint64_t bytes)
-{
-    uint64_t w[KEY_WORDS] = {0, 0, 0, 0};
-    memcpy(w, key, (size_t)rollup_klen[kind]);
-    if (aggtab_put(&r->t[kind], w, IN_USE | flows, packets, bytes) < 0)
-        return PDX_ENOMEM;
-    return r->t[kind].t.n >= PDX_ROLLUP_FLUSH_AT;
-}
-
 int pdx_rollup_add(pdx_rollup *r, const pdx_flow *f, uint64_t flows, uint64_t packets, uint64_t bytes)
 {
-    int full = 0, rc;
-    uint8_t k[ROLLUP_MAXKEY];
-#define ROLLUP_PUT(kind, key)                                              \
-    do {                                                                   \
-        if ((rc = rollup_put(r, kind, key, flows, packets, bytes)) < 0)    \
-            return rc;                                                     \
-        full |= rc;                                                        \
-    } while (0)
-    if (f->kind != PDX_KIND_L2) {
-        ROLLUP_PUT(PDX_TOP_SRC, f->src);
-        ROLLUP_PUT(PDX_TOP_DST, f->dst);
-        ROLLUP_PUT(PDX_TOP_HOST, f->src);
-        if (memcmp(f->src, f->dst, 16) != 0)
-            ROLLUP_PUT(PDX_TOP_HOST, f->dst);
-        memcpy(k, f->src, 16);
-        memcpy(k + 16, f->dst, 16);
-        ROLLUP_PUT(PDX_TOP_PAIR, k);
-        if (f->proto == 6 || f->proto == 17 || f->proto == 132) {
-            k[0] = (uint8_t)(f->dport >> 8);
-            k[1] = (uint8_t)f->dport;
-            ROLLUP_PUT(PDX_TOP_PORT, k);
-        }
-        k[0] = 0;
-        k[1] = f->proto;
-        k[2] = 0;
-    } else {
-        k[0] = 1;
-        k[1] = (uint8_t)(f->ethertype >> 8);
-        k[2] = (uint8_t)f->ethertype;
+    flow_keys k;
+    keys_of(&k, -1, f->kind != PDX_KIND_L2, f->src, f->dst, f->proto,
+            f->proto == 6 || f->proto == 17 || f->proto == 132 ? f->dport : -1, f->ethertype);
+    /* The tables outgrow the caches: ask for every slot first, so that the
+     * misses overlap instead of coming one after another. */
+    for (int i = 0; i < k.n; i++) {
+        const aggtab *a = &r->t[k.kind[i]];
+        k.h[i] = key_hash(k.w[i], a->words);
+        if (a->t.nslot != 0)
+            __builtin_prefetch(a->t.e + (k.h[i] & (a->t.nslot - 1)) * (size_t)a->stride, 1);
     }
-    ROLLUP_PUT(PDX_TOP_PROTO, k);
-#undef ROLLUP_PUT
+    int full = 0;
+    for (int i = 0; i < k.n; i++) {
+        aggtab *a = &r->t[k.kind[i]];
+        if (aggtab_put_hashed(a, k.w[i], k.h[i], IN_USE | flows, packets, bytes) < 0)
+            return PDX_ENOMEM;
+        full |= a->t.n >= PDX_ROLLUP_FLUSH_AT;
+    }
     return full;
 }
 
@@ -693,25 +759,30 @@ static int rollup_emit(pdx_rollup *r, int kind, int (*put)(void *ctx, const pdx_
                        void *ctx)
 {
     aggtab *a = &r->t[kind];
-    size_t n = a->t.n, w = (size_t)a->words, klen = (size_t)rollup_klen[kind];
+    size_t n = a->t.n, w = (size_t)a->words, klen = (size_t)key_len[kind];
     if (pdx_grow(&r->ent, &r->entcap, n ? n : 1, sizeof(*r->ent)) < 0 ||
-        pdx_grow(&r->raw, &r->rawcap, n * ROLLUP_ENTRY_MAX + 1, 1) < 0)
+        pdx_grow(&r->ent2, &r->ent2cap, n ? n : 1, sizeof(*r->ent2)) < 0)
         return PDX_ENOMEM;
     size_t m = 0;
     for (size_t i = 0; i < a->t.nslot; i++) {
         const uint64_t *e = a->t.e + i * (size_t)a->stride;
         if (e[w] != 0) {
             const uint8_t *kb = (const uint8_t *)e;
-            r->ent[m].k0 = load_be64(kb);
-            r->ent[m].k1 = w > 1 ? load_be64(kb + 8) : 0;
+            for (size_t j = 0; j < w; j++)
+                r->ent[m].k[j] = load_be64(kb + 8 * j);
             r->ent[m++].e = e;
         }
     }
-    qsort(r->ent, m, sizeof(*r->ent), sortent_cmp);
+    const sortent *sorted = radix_sort(r->ent, r->ent2, m, (int)w);
+    if (sorted == NULL)
+        return PDX_ENOMEM;
     uint8_t prev[ROLLUP_MAXKEY] = {0};
-    uint8_t *p = r->raw;
+    size_t len = 0;
     for (size_t i = 0; i < m; i++) {
-        const uint64_t *e = r->ent[i].e;
+        if (pdx_grow(&r->raw, &r->rawcap, len + ROLLUP_ENTRY_MAX, 1) < 0)
+            return PDX_ENOMEM;
+        uint8_t *p = r->raw + len;
+        const uint64_t *e = sorted[i].e;
         const uint8_t *key = (const uint8_t *)e;
         size_t sh = 0;
         while (sh < klen && key[sh] == prev[sh])
@@ -723,12 +794,12 @@ static int rollup_emit(pdx_rollup *r, int kind, int (*put)(void *ctx, const pdx_
         p += pdx_varint_put(p, e[w + 1]);
         p += pdx_varint_put(p, e[w + 2]);
         memcpy(prev, key, klen);
+        len = (size_t)(p - r->raw);
     }
     if (r->zctx == NULL && (r->zctx = ZSTD_createCCtx()) == NULL)
         return PDX_ENOMEM;
     pdx_rollup_run run = {kind, r->seq[kind], m, 0, NULL, 0};
-    run.encoding = pdx_offsets_encode(r->zctx, r->raw, (size_t)(p - r->raw), &r->z, &r->zcap, &run.data,
-                                      &run.len);
+    run.encoding = pdx_offsets_encode(r->zctx, r->raw, len, &r->z, &r->zcap, &run.data, &run.len);
     if (run.encoding < 0)
         return PDX_ENOMEM;
     int rc = put(ctx, &run);
@@ -825,30 +896,6 @@ static void rheap_down(rcur **h, size_t n, size_t i, size_t klen)
     }
 }
 
-/* The entry of a merged key as a pdx_topent. */
-static void key_topent(int kind, const uint8_t *key, const uint64_t *c, pdx_topent *e)
-{
-    memset(e, 0, sizeof(*e));
-    switch (kind) {
-    case PDX_TOP_PAIR: memcpy(e->b, key + 16, 16); /* fall through */
-    case PDX_TOP_SRC:
-    case PDX_TOP_DST:
-    case PDX_TOP_HOST: memcpy(e->a, key, 16); break;
-    case PDX_TOP_PORT: e->port = key[0] << 8 | key[1]; break;
-    default:
-        if (key[0] == 0) {
-            e->proto = key[1];
-        } else {
-            e->proto = -1;
-            e->ethertype = key[1] << 8 | key[2];
-        }
-        break;
-    }
-    e->flows = c[0];
-    e->packets = c[1];
-    e->bytes = c[2];
-}
-
 #define ROLLUP_SQL "SELECT keys, encoding, data FROM rollups WHERE kind = '%s'"
 #define ROLLUP_COVER_SQL                                                                 \
     "SELECT NOT EXISTS (SELECT 1 FROM captures c WHERE NOT EXISTS"                       \
@@ -858,7 +905,7 @@ static char *rollup_sql(int kind)
 {
     char *sql = malloc(sizeof(ROLLUP_SQL) + 8);
     if (sql != NULL)
-        snprintf(sql, sizeof(ROLLUP_SQL) + 8, ROLLUP_SQL, rollup_names[kind]);
+        snprintf(sql, sizeof(ROLLUP_SQL) + 8, ROLLUP_SQL, kind_names[kind]);
     return sql;
 }
 
@@ -877,7 +924,7 @@ static int rollups_usable(sqlite3 *db, const pdx_select *s, int kind)
     sqlite3_stmt *st = NULL;
     int ok = 0;
     if (sqlite3_prepare_v2(db, ROLLUP_COVER_SQL, -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, rollup_names[kind], -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 1, kind_names[kind], -1, SQLITE_STATIC);
         ok = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 1;
     }
     sqlite3_finalize(st);
@@ -928,7 +975,7 @@ int pdx_rollup_decode(int kind, int64_t keys, int encoding, const void *data, si
 {
     if (kind < 0 || kind >= PDX_TOP_NKINDS)
         return PDX_EUSAGE;
-    size_t klen = (size_t)rollup_klen[kind];
+    size_t klen = (size_t)key_len[kind];
     rcur c;
     int rc = rcur_open(&c, keys, encoding, data, len);
     while (rc == PDX_OK && (rc = rcur_next(&c, klen)) == 1)
@@ -945,7 +992,7 @@ static int rcur_load(rcur *c, int kind, sqlite3_stmt *st, char *errbuf)
     if (rc == PDX_ENOMEM)
         return pdx_errf(errbuf, rc, "out of memory");
     if (rc < 0)
-        return pdx_errf(errbuf, PDX_EDB, "a %s rollup run is corrupt", rollup_names[kind]);
+        return pdx_errf(errbuf, PDX_EDB, "a %s rollup run is corrupt", kind_names[kind]);
     return PDX_OK;
 }
 
@@ -953,7 +1000,7 @@ static int rcur_load(rcur *c, int kind, sqlite3_stmt *st, char *errbuf)
 static int top_from_rollups(sqlite3 *db, int kind, topsel *sel, char *errbuf)
 {
     char *sql = rollup_sql(kind);
-    size_t klen = (size_t)rollup_klen[kind];
+    size_t klen = (size_t)key_len[kind];
     sqlite3_stmt *st = NULL;
     rcur *cur = NULL;
     rcur **heap = NULL;
@@ -1014,8 +1061,11 @@ static int top_from_rollups(sqlite3 *db, int kind, topsel *sel, char *errbuf)
         }
         if (sum[0] == 0 && sum[1] == 0)
             continue;
+        uint64_t g[KEY_WORDS + 3] = {0, 0, 0, 0, 0, 0, 0};
+        memcpy(g, key, klen);
+        memcpy(g + key_words(kind), sum, sizeof(sum));
         pdx_topent e;
-        key_topent(kind, key, sum, &e);
+        to_topent(g, key_words(kind), kind, &e);
         if (topsel_add(sel, &e) < 0) {
             rc = pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
             goto out;
@@ -1024,7 +1074,7 @@ static int top_from_rollups(sqlite3 *db, int kind, topsel *sel, char *errbuf)
     rc = PDX_OK;
     goto out;
 corrupt:
-    rc = pdx_errf(errbuf, PDX_EDB, "a %s rollup run is corrupt", rollup_names[kind]);
+    rc = pdx_errf(errbuf, PDX_EDB, "a %s rollup run is corrupt", kind_names[kind]);
 out:
     sqlite3_finalize(st);
     free(sql);
@@ -1043,7 +1093,7 @@ int pdx_summary_top(sqlite3 *db, const pdx_select *s, int kind, int by, size_t l
     topctx c;
     memset(&c, 0, sizeof(c));
     c.kind = kind;
-    aggtab_init(&c.t, kind == PDX_TOP_PAIR ? 4 : kind == PDX_TOP_PORT ? 1 : 2);
+    aggtab_init(&c.t, key_words(kind));
     topsel sel = {kind, c.t.words, by, limit, NULL, 0, 0, 0};
     int rc;
     if (rollups_usable(db, s, kind)) {

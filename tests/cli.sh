@@ -187,4 +187,18 @@ dd if=/dev/zero of="$VICTIM" bs=1 seek=100 count=64 conv=notrunc 2>/dev/null
 expect carve_changed_capture 6 "$PDX" carve --db "$T/arch.db" "$BIG" -o "$T/chg.pcap"
 has carve_changed_names_it "$T/err" "$(basename "$VICTIM"): changed since it was indexed"
 
+# ---- libpcap and libcrypto are opened by the commands that need them ---------------------
+# Not at start (lib/dynlib.h): a query loads neither, an index both (libpcap
+# only with --filter), a carve libcrypto for the fingerprints.
+needed=$(objdump -p "$PDX" 2>/dev/null | sed -n 's/^ *NEEDED *//p' | tr '\n' ' ')
+case $needed in
+*libsqlite3*) case $needed in *libpcap* | *libcrypto*) bad lazy_libs_not_needed "$needed" ;; *) ok lazy_libs_not_needed ;; esac ;;
+*) bad lazy_libs_not_needed "objdump -p gave: $needed" ;;
+esac
+loaded() { LD_DEBUG=files "$@" 2>&1 >/dev/null | grep -o 'file=lib\(pcap\|crypto\)\.so' | sort -u | sed 's/^file=//; s/\.so$//' | tr '\n' ' '; }
+same lazy_query_loads_none "$(loaded "$PDX" query --db "$T/r.db" --count tcp)" ""
+same lazy_index_filter_loads_both "$(loaded "$PDX" index -q --db "$T/lazy.db" --filter tcp "$T/one.pcap")" \
+    "libcrypto libpcap "
+same lazy_index_loads_crypto "$(loaded "$PDX" index -q --db "$T/lazy2.db" "$T/one.pcap")" "libcrypto "
+
 finish cli

@@ -25,6 +25,7 @@
 #include "index.h"
 #include "reasm.h"
 #include "select.h"
+#include "summary.h"
 #include "timeparse.h"
 #include "writer.h"
 
@@ -771,7 +772,9 @@ int pdx_cmd_verify(int argc, char **argv)
         case 'h':
             printf("usage: pcapdex verify [--db FILE] [-q]\n\nChecks that every indexed capture is "
                    "still present and unchanged (size, mtime,\nfingerprint); names those that are "
-                   "not.  Exit: 0 all present, 6 some missing or\nchanged, 3 database error.\n");
+                   "not.  Then checks that the rollups hold the\nflows' sums.  Exit: 0 all present, "
+                   "6 some missing or changed, 3 database\nerror or rollups that disagree with the "
+                   "flows.\n");
             return pdx_cli_close_stdout();
         default: return PDX_EXIT_USAGE;
         }
@@ -817,10 +820,27 @@ int pdx_cmd_verify(int argc, char **argv)
         status = PDX_EXIT_DB;
     }
     sqlite3_finalize(st);
-    pdx_index_close(ix);
     if (!quiet)
         pdx_cli_note("%llu captures present and unchanged, %llu not", (unsigned long long)ok,
                      (unsigned long long)bad);
+    if (status != PDX_EXIT_DB) {
+        /* The rollups answer an unfiltered --top: they must be the flows' sums. */
+        int kind = -1;
+        rc = pdx_rollup_check(pdx_index_db(ix), &kind, err);
+        if (rc < 0) {
+            pdx_cli_error("%s: %s", db, err);
+            status = PDX_EXIT_DB;
+        } else if (rc == 2) {
+            pdx_cli_error("%s: the %s rollups disagree with the flows (were flows written by another "
+                          "tool?): delete them (DELETE FROM rollups) and --top reads the flows",
+                          db, pdx_rollup_kind_name(kind));
+            status = PDX_EXIT_DB;
+        } else if (!quiet) {
+            pdx_cli_note(rc == 1 ? "rollups agree with the flows"
+                                 : "some captures have no rollups: an unfiltered --top reads the flows");
+        }
+    }
+    pdx_index_close(ix);
     int r = pdx_cli_close_stdout();
     return status != PDX_EXIT_OK ? status : r;
 }

@@ -1110,8 +1110,10 @@ int pdx_cmd_index(int argc, char **argv)
 out:
     pdx_dbq_stop(x.q);
     pdx_flowtab_free(x.ft);
-    pdx_index_close(x.ix);
+    /* The read-only connection first: the writer's close, the last, copies
+     * the WAL into the database and removes it. */
     pdx_index_close(x.rix);
+    pdx_index_close(x.ix);
     for (size_t i = 0; i < x.n_qd; i++)
         free(x.qd[i].path);
     free(x.qd);

@@ -295,7 +295,8 @@ char *pdx_summary_timeseries_sql(const pdx_select *s)
     return build_sql(s, "first_ns, NULL");
 }
 
-/* Prepares sql, binds the selection, and feeds every row to cb. */
+/* Prepares sql (which it frees), binds the selection (none when s is
+ * NULL), and feeds every row to cb. */
 static int scan(sqlite3 *db, const pdx_select *s, char *sql,
                 int (*cb)(void *ctx, sqlite3_stmt *st, char *errbuf), void *ctx, char *errbuf)
 {
@@ -307,7 +308,7 @@ static int scan(sqlite3 *db, const pdx_select *s, char *sql,
         rc = pdx_errf(errbuf, PDX_EDB, "preparing the summary: %s", sqlite3_errmsg(db));
         goto out;
     }
-    if (pdx_select_bind(s, st, 1) < 0) {
+    if (s != NULL && pdx_select_bind(s, st, 1) < 0) {
         rc = pdx_errf(errbuf, PDX_EDB, "binding the filter: %s", sqlite3_errmsg(db));
         goto out;
     }
@@ -914,13 +915,11 @@ int pdx_summary_top_rollups(sqlite3 *db, const pdx_select *s, int kind)
     return kind >= 0 && kind < PDX_TOP_NKINDS && rollups_usable(db, s, kind);
 }
 
-/* 1 when the rollups answer kind for s: no filter, no window, and every
- * capture has its runs (an index written before rollups existed has none);
- * 0 when the flows must be read. */
-static int rollups_usable(sqlite3 *db, const pdx_select *s, int kind)
+/* 1 when every capture has runs of kind (an index written before rollups
+ * existed has none), else 0.  The rollups answer kind for s when they
+ * cover it and s has no filter and no window; otherwise the flows are read. */
+static int rollups_cover(sqlite3 *db, int kind)
 {
-    if (db == NULL || !pdx_select_is_all(s))
-        return 0;
     sqlite3_stmt *st = NULL;
     int ok = 0;
     if (sqlite3_prepare_v2(db, ROLLUP_COVER_SQL, -1, &st, NULL) == SQLITE_OK) {
@@ -929,6 +928,11 @@ static int rollups_usable(sqlite3 *db, const pdx_select *s, int kind)
     }
     sqlite3_finalize(st);
     return ok;
+}
+
+static int rollups_usable(sqlite3 *db, const pdx_select *s, int kind)
+{
+    return db != NULL && pdx_select_is_all(s) && rollups_cover(db, kind);
 }
 
 /* Opens a stored run (keys entries, encoding enc, blob of len bytes) in c,
@@ -1083,6 +1087,105 @@ out:
     free(cur);
     free(heap);
     return rc;
+}
+
+/* ---- checking the rollups against the flows ------------------------------------ */
+
+/*
+ * For each kind, sum hash(key) * flows, hash(key) * packets and
+ * hash(key) * bytes (mod 2^64) over every entry of every run, and the same
+ * over every key of every flow.  The sums are linear in the counts, so a key
+ * cut into several runs adds up as one, and no aggregation is needed: the
+ * two sides agree exactly when the rollups are the flows' sums (up to a
+ * 64-bit collision).
+ */
+typedef struct checksum {
+    uint64_t s[PDX_TOP_NKINDS][3];
+} checksum;
+
+static void checksum_add(checksum *c, int kind, const uint64_t *w, uint64_t flows, uint64_t packets,
+                         uint64_t bytes)
+{
+    uint64_t h = key_hash(w, key_words(kind)) | 1;
+    c->s[kind][0] += h * flows;
+    c->s[kind][1] += h * packets;
+    c->s[kind][2] += h * bytes;
+}
+
+static int check_flow(void *ctx, sqlite3_stmt *st, char *errbuf)
+{
+    checksum *c = ctx;
+    uint64_t packets = 0, bytes = 0, a[2][2] = {{0, 0}, {0, 0}};
+    int rc = row_counts(st, &packets, &bytes, errbuf);
+    if (rc < 0)
+        return rc;
+    int ip = sqlite3_column_type(st, 4) != SQLITE_NULL;
+    if (ip && ((rc = addr_col(st, 0, a[0], errbuf)) <= 0 || (rc = addr_col(st, 1, a[1], errbuf)) <= 0))
+        return rc < 0 ? rc : pdx_errf(errbuf, PDX_EDB, "an IP flow has no addresses: the index is corrupt");
+    int proto = sqlite3_column_int(st, 4);
+    flow_keys k;
+    keys_of(&k, -1, ip, (const uint8_t *)a[0], (const uint8_t *)a[1], proto,
+            sqlite3_column_type(st, 5) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 5) & 0xffff,
+            sqlite3_column_int(st, 6));
+    for (int i = 0; i < k.n; i++)
+        checksum_add(c, k.kind[i], k.w[i], 1, packets, bytes);
+    return PDX_OK;
+}
+
+int pdx_rollup_check(sqlite3 *db, int *bad_kind, char *errbuf)
+{
+    checksum fl, ru;
+    memset(&fl, 0, sizeof(fl));
+    memset(&ru, 0, sizeof(ru));
+    *bad_kind = -1;
+    for (int kind = 0; kind < PDX_TOP_NKINDS; kind++)
+        if (!rollups_cover(db, kind))
+            return 0;
+    static const char flows_sql[] =
+        "SELECT src_ip, dst_ip, src_packets + dst_packets, src_bytes + dst_bytes, proto, dst_port,"
+        " ethertype FROM flows";
+    char *sql = malloc(sizeof(flows_sql));
+    if (sql == NULL)
+        return pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
+    memcpy(sql, flows_sql, sizeof(flows_sql));
+    int rc = scan(db, NULL, sql, check_flow, &fl, errbuf);
+    if (rc < 0)
+        return rc;
+    for (int kind = 0; kind < PDX_TOP_NKINDS; kind++) {
+        char *rs = rollup_sql(kind);
+        sqlite3_stmt *st = NULL;
+        size_t klen = (size_t)key_len[kind];
+        if (rs == NULL)
+            return pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
+        rc = sqlite3_prepare_v2(db, rs, -1, &st, NULL) == SQLITE_OK ? PDX_OK
+                 : pdx_errf(errbuf, PDX_EDB, "reading the rollups: %s", sqlite3_errmsg(db));
+        free(rs);
+        while (rc == PDX_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+            rcur c;
+            if ((rc = rcur_load(&c, kind, st, errbuf)) < 0)
+                break;
+            while ((rc = rcur_next(&c, klen)) == 1) {
+                uint64_t w[KEY_WORDS] = {0, 0, 0, 0};
+                memcpy(w, c.key, klen);
+                checksum_add(&ru, kind, w, c.c[0], c.c[1], c.c[2]);
+            }
+            free(c.mem);
+            if (rc < 0)
+                rc = pdx_errf(errbuf, PDX_EDB, "a %s rollup run is corrupt", kind_names[kind]);
+        }
+        if (rc == SQLITE_DONE)
+            rc = PDX_OK;
+        else if (rc >= 0)
+            rc = pdx_errf(errbuf, PDX_EDB, "reading the rollups: %s", sqlite3_errmsg(db));
+        sqlite3_finalize(st);
+        if (rc < 0)
+            return rc;
+        if (memcmp(fl.s[kind], ru.s[kind], sizeof(fl.s[kind])) != 0) {
+            *bad_kind = kind;
+            return 2;
+        }
+    }
+    return 1;
 }
 
 int pdx_summary_top(sqlite3 *db, const pdx_select *s, int kind, int by, size_t limit,

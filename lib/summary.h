@@ -121,6 +121,12 @@ int pdx_rollup_decode(int kind, int64_t keys, int encoding, const void *data, si
                       int (*cb)(void *ctx, const uint8_t *key, size_t klen, const uint64_t c[3]),
                       void *ctx);
 
+/* Checks that the rollups hold the flows' sums: 0 when some capture has
+ * none (--top reads the flows), 1 when they agree, 2 when they do not
+ * (*bad_kind says the first kind that differs), or a negative code with
+ * errbuf filled.  Reads every flow and every run once. */
+int pdx_rollup_check(sqlite3 *db, int *bad_kind, char *errbuf);
+
 /* "src", "dst", "host", "port", "pair", "proto"; NULL for another number. */
 const char *pdx_rollup_kind_name(int kind);
 

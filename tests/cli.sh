@@ -85,6 +85,9 @@ same damaged_flows_hold_them "$(q "$T/dmg.db" "SELECT sum(src_packets + dst_pack
 
 # ---- filters ---------------------------------------------------------------------------
 expect filter_tcp 0 "$PDX" index --db "$T/f.db" --filter tcp "$T/one.pcap"
+# the index ends with its WAL copied into the database and removed, so that
+# copying the database file alone copies the index
+[ -e "$T/f.db-wal" ] && bad index_wal_checkpointed "$(ls -l "$T/f.db-wal")" || ok index_wal_checkpointed
 same filter_only_tcp "$(q "$T/f.db" "SELECT count(*) FROM flows WHERE proto IS NOT 6")" "0"
 [ "$(q "$T/f.db" "SELECT count(*) FROM flows")" -gt 0 ] && ok filter_kept_tcp || bad filter_kept_tcp "no flows"
 expect exclude_net 0 "$PDX" index --db "$T/x.db" --exclude 10.0.0.0/8 --exclude 2001:db8::/32 "$T/one.pcap"

@@ -827,6 +827,16 @@ for db in "$DB2" "$DB3"; do
         done
     done
 done
+# verify checks the rollups against the flows; a flow edited by hand is caught
+expect verify_rollups 0 "$PDX" verify --db "$DB2"
+has verify_rollups_agree "$T/err" "rollups agree with the flows"
+cp "$DB2" "$T/edited.db"
+q "$T/edited.db" "UPDATE flows SET dst_bytes = dst_bytes + 1 WHERE id = (SELECT max(id) FROM flows WHERE proto = 17)"
+expect verify_edited_flow 3 "$PDX" verify --db "$T/edited.db"
+has verify_edited_names_kind "$T/err" "the src rollups disagree with the flows"
+q "$T/edited.db" "DELETE FROM rollups"
+expect verify_no_rollups 0 "$PDX" verify --db "$T/edited.db"
+has verify_no_rollups_note "$T/err" "no rollups: an unfiltered --top reads the flows"
 same runs_top_matches_one_run "$("$PDX" query --db "$DB2" --top host --by bytes --limit 0 --format csv | md5sum)" \
     "$("$PDX" query --db "$DB" --top host --by bytes --limit 0 --format csv | md5sum)"
 

@@ -28,6 +28,7 @@
 #include "flow.h"
 #include "index.h"
 #include "parse.h"
+#include "summary.h"
 #include "zsource.h"
 
 #include <uv.h>
@@ -59,6 +60,13 @@ typedef struct indexer {
     long jobs;
     pdx_flowtab *ft;
     pdx_flow_cfg cfg;
+    /* The flow table's ops go through rollup_put_flow, which sums each flow
+     * row into the capture's rollups here, on the flow thread, and then
+     * hands the row to store (the writer thread's queue, or the index). */
+    pdx_flow_ops store;
+    pdx_rollup *ru;
+    int64_t ru_capture;
+    char op_err[PDX_ERRBUF_SIZE]; /* an op's own failure (out of memory), else "" */
     /* inputs */
     input *in;
     size_t n_in, cap_in;
@@ -292,6 +300,8 @@ static int adopt_cb(void *ctx, const pdx_flow *f)
 /* The message of a failed flow-table op (the writer thread's, if any). */
 static const char *op_error(indexer *x, char *buf)
 {
+    if (x->op_err[0] != '\0')
+        return x->op_err;
     if (x->q != NULL && pdx_dbq_sync(x->q, buf) < 0)
         return buf;
     return pdx_index_errmsg(x->ix);
@@ -319,14 +329,82 @@ static int file_identity(const char *path, uint64_t *size, int64_t *mtime, char 
 
 enum { CAP_OK = 0, CAP_SKIP = 1, CAP_FAILED = 2, CAP_FATAL = 3, CAP_STOP = 4 };
 
+/* A run of the rollups, copied for the writer thread. */
+typedef struct run_call {
+    int64_t capture_id;
+    pdx_rollup_run run;
+    uint8_t data[];
+} run_call;
+
+static int call_run(pdx_index *ix, void *arg, char *errbuf)
+{
+    run_call *c = arg;
+    int rc = ix != NULL ? pdx_index_put_rollup(ix, c->capture_id, &c->run) : PDX_OK;
+    if (rc < 0)
+        pdx_errf(errbuf, rc, "%s", pdx_index_errmsg(ix));
+    free(c);
+    return rc;
+}
+
+/* Stores a run of the current capture's rollups, after the rows queued so
+ * far. */
+static int queue_run(void *ctx, const pdx_rollup_run *run)
+{
+    indexer *x = ctx;
+    if (x->q == NULL)
+        return pdx_index_put_rollup(x->ix, x->ru_capture, run);
+    run_call *c = malloc(sizeof(*c) + run->len);
+    if (c == NULL)
+        return pdx_errf(x->op_err, PDX_ENOMEM, "out of memory");
+    c->capture_id = x->ru_capture;
+    c->run = *run;
+    if (run->len > 0)
+        memcpy(c->data, run->data, run->len);
+    c->run.data = c->data;
+    return pdx_dbq_call(x->q, call_run, c);
+}
+
+static int rollup_put_segment(void *ctx, const pdx_flow *f)
+{
+    indexer *x = ctx;
+    return x->store.put_segment(x->store.ctx, f);
+}
+
+/* Sums what writing f's row changes (a new flow counts once; packets and
+ * bytes since its row was last written) into the capture's rollups, then
+ * stores the row. */
+static int rollup_put_flow(void *ctx, const pdx_flow *f)
+{
+    indexer *x = ctx;
+    uint64_t flows = !f->stored, packets = f->pk[0] + f->pk[1] - f->wpk,
+             bytes = f->by[0] + f->by[1] - f->wby;
+    if ((flows | packets | bytes) != 0) {
+        int rc = pdx_rollup_add(x->ru, f, flows, packets, bytes);
+        if (rc > 0)
+            rc = pdx_rollup_flush(x->ru, 0, queue_run, x);
+        if (rc == PDX_ENOMEM)
+            pdx_errf(x->op_err, rc, "out of memory");
+        if (rc < 0)
+            return rc;
+    }
+    return x->store.put_flow(x->store.ctx, f);
+}
+
+/* The ops the flow table gets: the rollups, then store. */
+static pdx_flow_ops flow_ops(indexer *x)
+{
+    x->store = x->q != NULL ? pdx_dbq_ops(x->q)
+                            : (pdx_flow_ops){x->ix, pdx_index_put_segment, pdx_index_put_flow};
+    return (pdx_flow_ops){x, rollup_put_segment, rollup_put_flow};
+}
+
 /* Makes the flow table again from the index (after a rollback).  0 or < 0
  * with the error printed. */
 static int reload_flows(indexer *x)
 {
     char err[PDX_ERRBUF_SIZE];
     int64_t max_id = 0;
-    pdx_flow_ops ops = x->q != NULL ? pdx_dbq_ops(x->q)
-                                    : (pdx_flow_ops){x->ix, pdx_index_put_segment, pdx_index_put_flow};
+    pdx_flow_ops ops = flow_ops(x);
     pdx_flowtab_free(x->ft);
     x->ft = NULL;
     if (pdx_index_max_flow_id(x->ix, &max_id, err) < 0 ||
@@ -523,6 +601,8 @@ static int index_one(indexer *x, input *in)
         pdx_cli_error("%s: %s", x->db_path, err);
         goto fatal;
     }
+    pdx_rollup_reset(x->ru);
+    x->ru_capture = row.id;
     if (queued_add(x, &row) < 0) {
         pdx_cli_error("out of memory");
         goto fatal;
@@ -573,6 +653,8 @@ static int index_one(indexer *x, input *in)
         warn(x, "%s: %llu packets name an interface the capture does not describe", in->path,
              (unsigned long long)bad_iface);
     rc = pdx_flowtab_end_capture(x->ft, row.id);
+    if (rc >= 0 && (rc = pdx_rollup_flush(x->ru, 1, queue_run, x)) == PDX_ENOMEM)
+        pdx_errf(x->op_err, rc, "out of memory"); /* the rollups' last runs, in the transaction */
     if (rc < 0) {
         pdx_cli_error("%s: %s", x->db_path, op_error(x, err));
         goto fatal;
@@ -1010,16 +1092,15 @@ int pdx_cmd_index(int argc, char **argv)
     x.next_cap_id++; /* captures get IDs up front, so the writer thread can insert them */
     if (x.jobs == 0)
         x.jobs = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? sysconf(_SC_NPROCESSORS_ONLN) : 1;
-    pdx_flow_ops ops = {x.ix, pdx_index_put_segment, pdx_index_put_flow};
-    if (x.jobs > 1) {
-        if (pdx_dbq_start(&x.q, x.ix, err) < 0) {
-            pdx_cli_error("%s", err);
-            status = PDX_EXIT_DB;
-            goto out;
-        }
-        ops = pdx_dbq_ops(x.q);
+    if (x.jobs > 1 && pdx_dbq_start(&x.q, x.ix, err) < 0) {
+        pdx_cli_error("%s", err);
+        status = PDX_EXIT_DB;
+        goto out;
     }
+    pdx_flow_ops ops = flow_ops(&x);
     x.ft = pdx_flowtab_create(&x.cfg, &ops, max_id + 1);
+    if ((x.ru = pdx_rollup_new()) == NULL)
+        pdx_flowtab_free(x.ft), x.ft = NULL;
     if (x.ft == NULL) {
         pdx_cli_error("out of memory");
         status = PDX_EXIT_DB;
@@ -1110,6 +1191,7 @@ int pdx_cmd_index(int argc, char **argv)
 out:
     pdx_dbq_stop(x.q);
     pdx_flowtab_free(x.ft);
+    pdx_rollup_free(x.ru);
     /* The read-only connection first: the writer's close, the last, copies
      * the WAL into the database and removes it. */
     pdx_index_close(x.rix);

@@ -35,9 +35,6 @@ struct pdx_index {
     ZSTD_CCtx *zctx;
     int64_t max_dur;      /* longest flow duration stored (meta max_duration_ns) */
     int64_t max_dur_saved;
-    /* The rollups of the capture being written (ru_capture > 0). */
-    pdx_rollup *ru;
-    int64_t ru_capture;
     sqlite3_stmt *put_run;
 };
 
@@ -228,7 +225,6 @@ void pdx_index_close(pdx_index *ix)
     sqlite3_finalize(ix->upd_counts);
     sqlite3_finalize(ix->put_seg);
     sqlite3_finalize(ix->put_run);
-    pdx_rollup_free(ix->ru);
     sqlite3_close(ix->db);
     ZSTD_freeCCtx(ix->zctx);
     free(ix->zbuf);
@@ -277,7 +273,6 @@ void pdx_index_rollback(pdx_index *ix)
     if (!sqlite3_get_autocommit(ix->db))
         exec(ix, "ROLLBACK", NULL);
     ix->max_dur = ix->max_dur_saved;
-    ix->ru_capture = 0;
 }
 
 /* ---- captures ------------------------------------------------------------ */
@@ -413,26 +408,18 @@ int pdx_index_capture_insert(pdx_index *ix, pdx_caprow *row, char *errbuf)
     if (rc != SQLITE_DONE)
         return dberr(ix, errbuf, "insert capture");
     row->id = sqlite3_last_insert_rowid(ix->db);
-    /* The flow rows written from now on until the capture's finish are
-     * summed into its rollups. */
-    if (ix->ru == NULL && (ix->ru = pdx_rollup_new()) == NULL)
-        return pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
-    pdx_rollup_reset(ix->ru);
-    ix->ru_capture = row->id;
     return PDX_OK;
 }
 
-/* Stores one run of the current capture's rollups. */
-static int put_run(void *ctx, const pdx_rollup_run *run)
+int pdx_index_put_rollup(pdx_index *ix, int64_t capture_id, const pdx_rollup_run *run)
 {
-    pdx_index *ix = ctx;
     if (prepared(ix, &ix->put_run,
                   "INSERT INTO rollups(capture_id, kind, seq, keys, encoding, data)"
                   " VALUES (?1,?2,?3,?4,?5,?6)") < 0)
         return PDX_EDB;
     sqlite3_stmt *st = ix->put_run;
     sqlite3_reset(st);
-    sqlite3_bind_int64(st, 1, ix->ru_capture);
+    sqlite3_bind_int64(st, 1, capture_id);
     sqlite3_bind_text(st, 2, pdx_rollup_kind_name(run->kind), -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, run->seq);
     sqlite3_bind_int64(st, 4, (sqlite3_int64)run->keys);
@@ -444,21 +431,6 @@ static int put_run(void *ctx, const pdx_rollup_run *run)
     if (rc != SQLITE_DONE)
         return dberr(ix, ix->err, "store rollups");
     return PDX_OK;
-}
-
-/* Adds what writing f's row changes to the capture's rollups. */
-static int rollup_flow(pdx_index *ix, const pdx_flow *f)
-{
-    uint64_t flows = !f->stored, packets = f->pk[0] + f->pk[1] - f->wpk,
-             bytes = f->by[0] + f->by[1] - f->wby;
-    if (ix->ru_capture <= 0 || (flows | packets | bytes) == 0)
-        return PDX_OK;
-    int rc = pdx_rollup_add(ix->ru, f, flows, packets, bytes);
-    if (rc > 0)
-        rc = pdx_rollup_flush(ix->ru, 0, put_run, ix);
-    if (rc == PDX_ENOMEM)
-        return pdx_errf(ix->err, rc, "out of memory");
-    return rc;
 }
 
 int pdx_index_capture_finish(pdx_index *ix, const pdx_caprow *row, char *errbuf)
@@ -535,11 +507,6 @@ int pdx_index_capture_finish(pdx_index *ix, const pdx_caprow *row, char *errbuf)
         }
     }
     sqlite3_finalize(st);
-    if (ix->ru_capture == row->id) {
-        if ((rc = pdx_rollup_flush(ix->ru, 1, put_run, ix)) < 0)
-            return pdx_errf(errbuf, rc, "%s", rc == PDX_ENOMEM ? "out of memory" : ix->err);
-        ix->ru_capture = 0;
-    }
     return PDX_OK;
 }
 
@@ -656,10 +623,8 @@ int pdx_index_put_flow(void *ctx, const pdx_flow *f)
                   " end_reason=?25, community_id=?26, state=?27, first_capture=?28,"
                   " last_capture=?29 WHERE id=?1") < 0)
         return PDX_EDB;
-    if (f->stored && !f->first_moved) {
-        int rc = update_counts(ix, f);
-        return rc < 0 ? rc : rollup_flow(ix, f);
-    }
+    if (f->stored && !f->first_moved)
+        return update_counts(ix, f);
     st = f->stored ? ix->upd_flow : ix->put_flow;
     sqlite3_reset(st);
     int ip = f->kind != PDX_KIND_L2;
@@ -717,8 +682,7 @@ int pdx_index_put_flow(void *ctx, const pdx_flow *f)
     sqlite3_bind_int(st, 27, f->state);
     sqlite3_bind_int64(st, 28, f->first_capture);
     sqlite3_bind_int64(st, 29, f->last_capture);
-    int rc = step_flow(ix, st, f);
-    return rc < 0 ? rc : rollup_flow(ix, f);
+    return step_flow(ix, st, f);
 }
 
 int pdx_index_put_segment(void *ctx, const pdx_flow *f)

@@ -709,10 +709,12 @@ static void rollup_clear(pdx_rollup *r, int kind)
     t->n = 0;
 }
 
+/* Between captures the tables go: one capture's many keys must not make
+ * every later capture clear and scan a table sized for them. */
 void pdx_rollup_reset(pdx_rollup *r)
 {
     for (int k = 0; k < PDX_TOP_NKINDS; k++) {
-        rollup_clear(r, k);
+        aggtab_free(&r->t[k]);
         r->seq[k] = 0;
     }
 }
@@ -807,7 +809,6 @@ static int rollup_emit(pdx_rollup *r, int kind, int (*put)(void *ctx, const pdx_
     if (rc < 0)
         return rc;
     r->seq[kind]++;
-    rollup_clear(r, kind);
     return PDX_OK;
 }
 
@@ -820,6 +821,8 @@ int pdx_rollup_flush(pdx_rollup *r, int final, int (*put)(void *ctx, const pdx_r
             int rc = rollup_emit(r, k, put, ctx);
             if (rc < 0)
                 return rc;
+            if (!final) /* the same capture goes on: keep the slots */
+                rollup_clear(r, k);
         }
     }
     if (final)

@@ -86,22 +86,23 @@ static void load_crypto(void)
     load(&crypto_lib);
 }
 
-const pdx_pcap_fns *pdx_pcap_fns_get(char *errbuf)
+/* The table of l, loaded once by init; NULL with errbuf when it failed. */
+static const void *table(lib *l, void (*init)(void), char *errbuf)
 {
-    pthread_once(&pcap_lib.once, load_pcap);
-    if (!pcap_lib.ok) {
-        pdx_errf(errbuf, PDX_EIO, "%s", pcap_lib.why);
+    pthread_once(&l->once, init);
+    if (!l->ok) {
+        pdx_errf(errbuf, PDX_EIO, "%s", l->why);
         return NULL;
     }
-    return &pcap_fns;
+    return l->fns;
+}
+
+const pdx_pcap_fns *pdx_pcap_fns_get(char *errbuf)
+{
+    return table(&pcap_lib, load_pcap, errbuf);
 }
 
 const pdx_crypto_fns *pdx_crypto_fns_get(char *errbuf)
 {
-    pthread_once(&crypto_lib.once, load_crypto);
-    if (!crypto_lib.ok) {
-        pdx_errf(errbuf, PDX_EIO, "%s", crypto_lib.why);
-        return NULL;
-    }
-    return &crypto_fns;
+    return table(&crypto_lib, load_crypto, errbuf);
 }

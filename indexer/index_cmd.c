@@ -1099,9 +1099,8 @@ int pdx_cmd_index(int argc, char **argv)
     }
     pdx_flow_ops ops = flow_ops(&x);
     x.ft = pdx_flowtab_create(&x.cfg, &ops, max_id + 1);
-    if ((x.ru = pdx_rollup_new()) == NULL)
-        pdx_flowtab_free(x.ft), x.ft = NULL;
-    if (x.ft == NULL) {
+    x.ru = pdx_rollup_new();
+    if (x.ft == NULL || x.ru == NULL) {
         pdx_cli_error("out of memory");
         status = PDX_EXIT_DB;
         goto out;

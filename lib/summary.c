@@ -275,9 +275,9 @@ static char *build_sql(const pdx_select *s, const char *cols)
 static int rollups_usable(sqlite3 *db, const pdx_select *s, int kind);
 static char *rollup_sql(int kind);
 
-char *pdx_summary_top_sql(sqlite3 *db, const pdx_select *s, int kind)
+char *pdx_summary_top_sql(const pdx_select *s, int kind, int from_rollups)
 {
-    if (kind >= 0 && kind < PDX_TOP_NKINDS && rollups_usable(db, s, kind))
+    if (from_rollups && kind >= 0 && kind < PDX_TOP_NKINDS)
         return rollup_sql(kind);
     switch (kind) {
     case PDX_TOP_SRC:
@@ -991,53 +991,68 @@ int pdx_rollup_decode(int kind, int64_t keys, int encoding, const void *data, si
     return rc;
 }
 
-/* Loads the stored run of the row under st into c. */
-static int rcur_load(rcur *c, int kind, sqlite3_stmt *st, char *errbuf)
+/* Calls cb with every stored run of kind, opened in a cursor that cb then
+ * owns (it frees c->mem).  0, cb's negative code, or PDX_EDB / PDX_ENOMEM
+ * with errbuf. */
+static int each_run(sqlite3 *db, int kind, int (*cb)(void *ctx, rcur *c, char *errbuf), void *ctx,
+                    char *errbuf)
 {
-    int rc = rcur_open(c, sqlite3_column_int64(st, 0), sqlite3_column_int(st, 1),
+    char *sql = rollup_sql(kind);
+    sqlite3_stmt *st = NULL;
+    int rc;
+    if (sql == NULL)
+        return pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        rc = pdx_errf(errbuf, PDX_EDB, "reading the rollups: %s", sqlite3_errmsg(db));
+        goto out;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        rcur c;
+        rc = rcur_open(&c, sqlite3_column_int64(st, 0), sqlite3_column_int(st, 1),
                        sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2));
-    if (rc == PDX_ENOMEM)
-        return pdx_errf(errbuf, rc, "out of memory");
-    if (rc < 0)
-        return pdx_errf(errbuf, PDX_EDB, "a %s rollup run is corrupt", kind_names[kind]);
+        if (rc == PDX_ENOMEM)
+            rc = pdx_errf(errbuf, rc, "out of memory");
+        else if (rc < 0)
+            rc = pdx_errf(errbuf, PDX_EDB, "a %s rollup run is corrupt", kind_names[kind]);
+        else
+            rc = cb(ctx, &c, errbuf);
+        if (rc < 0)
+            goto out;
+    }
+    rc = rc == SQLITE_DONE ? PDX_OK : pdx_errf(errbuf, PDX_EDB, "reading the rollups: %s", sqlite3_errmsg(db));
+out:
+    sqlite3_finalize(st);
+    free(sql);
+    return rc;
+}
+
+/* Runs being merged. */
+typedef struct rcurs {
+    rcur *cur;
+    size_t n, cap;
+} rcurs;
+
+static int keep_run(void *ctx, rcur *c, char *errbuf)
+{
+    rcurs *rs = ctx;
+    if (pdx_grow(&rs->cur, &rs->cap, rs->n + 1, sizeof(*rs->cur)) < 0) {
+        free(c->mem);
+        return pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
+    }
+    rs->cur[rs->n++] = *c;
     return PDX_OK;
 }
 
 /* The top list of kind from the rollups: every run merged by key. */
 static int top_from_rollups(sqlite3 *db, int kind, topsel *sel, char *errbuf)
 {
-    char *sql = rollup_sql(kind);
     size_t klen = (size_t)key_len[kind];
-    sqlite3_stmt *st = NULL;
-    rcur *cur = NULL;
-    rcur **heap = NULL;
-    size_t n = 0, cap = 0, hn = 0;
-    int rc;
-    if (sql == NULL) {
-        rc = pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
+    rcurs rs = {NULL, 0, 0};
+    int rc = each_run(db, kind, keep_run, &rs, errbuf);
+    rcur *cur = rs.cur, **heap = NULL;
+    size_t n = rs.n, hn = 0;
+    if (rc < 0)
         goto out;
-    }
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-        rc = pdx_errf(errbuf, PDX_EDB, "reading the rollups: %s", sqlite3_errmsg(db));
-        goto out;
-    }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (pdx_grow(&cur, &cap, n + 1, sizeof(*cur)) < 0) {
-            rc = pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
-            goto out;
-        }
-        if ((rc = rcur_load(&cur[n], kind, st, errbuf)) < 0) {
-            free(cur[n].mem);
-            goto out;
-        }
-        n++;
-    }
-    if (rc != SQLITE_DONE) {
-        rc = pdx_errf(errbuf, PDX_EDB, "reading the rollups: %s", sqlite3_errmsg(db));
-        goto out;
-    }
-    sqlite3_finalize(st);
-    st = NULL;
     if ((heap = malloc((n ? n : 1) * sizeof(*heap))) == NULL) {
         rc = pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
         goto out;
@@ -1083,8 +1098,6 @@ static int top_from_rollups(sqlite3 *db, int kind, topsel *sel, char *errbuf)
 corrupt:
     rc = pdx_errf(errbuf, PDX_EDB, "a %s rollup run is corrupt", kind_names[kind]);
 out:
-    sqlite3_finalize(st);
-    free(sql);
     for (size_t i = 0; i < n; i++)
         free(cur[i].mem);
     free(cur);
@@ -1135,6 +1148,26 @@ static int check_flow(void *ctx, sqlite3_stmt *st, char *errbuf)
     return PDX_OK;
 }
 
+/* Adds a run's entries to the checksum, and frees it. */
+typedef struct run_sum {
+    checksum *c;
+    int kind;
+} run_sum;
+
+static int sum_run(void *ctx, rcur *c, char *errbuf)
+{
+    run_sum *r = ctx;
+    size_t klen = (size_t)key_len[r->kind];
+    int rc;
+    while ((rc = rcur_next(c, klen)) == 1) {
+        uint64_t w[KEY_WORDS] = {0, 0, 0, 0};
+        memcpy(w, c->key, klen);
+        checksum_add(r->c, r->kind, w, c->c[0], c->c[1], c->c[2]);
+    }
+    free(c->mem);
+    return rc < 0 ? pdx_errf(errbuf, PDX_EDB, "a %s rollup run is corrupt", kind_names[r->kind]) : PDX_OK;
+}
+
 int pdx_rollup_check(sqlite3 *db, int *bad_kind, char *errbuf)
 {
     checksum fl, ru;
@@ -1144,44 +1177,15 @@ int pdx_rollup_check(sqlite3 *db, int *bad_kind, char *errbuf)
     for (int kind = 0; kind < PDX_TOP_NKINDS; kind++)
         if (!rollups_cover(db, kind))
             return 0;
-    static const char flows_sql[] =
-        "SELECT src_ip, dst_ip, src_packets + dst_packets, src_bytes + dst_bytes, proto, dst_port,"
-        " ethertype FROM flows";
-    char *sql = malloc(sizeof(flows_sql));
-    if (sql == NULL)
-        return pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
-    memcpy(sql, flows_sql, sizeof(flows_sql));
-    int rc = scan(db, NULL, sql, check_flow, &fl, errbuf);
+    int rc = scan(db, NULL,
+                  strdup("SELECT src_ip, dst_ip, src_packets + dst_packets, src_bytes + dst_bytes,"
+                         " proto, dst_port, ethertype FROM flows"),
+                  check_flow, &fl, errbuf);
     if (rc < 0)
         return rc;
     for (int kind = 0; kind < PDX_TOP_NKINDS; kind++) {
-        char *rs = rollup_sql(kind);
-        sqlite3_stmt *st = NULL;
-        size_t klen = (size_t)key_len[kind];
-        if (rs == NULL)
-            return pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
-        rc = sqlite3_prepare_v2(db, rs, -1, &st, NULL) == SQLITE_OK ? PDX_OK
-                 : pdx_errf(errbuf, PDX_EDB, "reading the rollups: %s", sqlite3_errmsg(db));
-        free(rs);
-        while (rc == PDX_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-            rcur c;
-            if ((rc = rcur_load(&c, kind, st, errbuf)) < 0)
-                break;
-            while ((rc = rcur_next(&c, klen)) == 1) {
-                uint64_t w[KEY_WORDS] = {0, 0, 0, 0};
-                memcpy(w, c.key, klen);
-                checksum_add(&ru, kind, w, c.c[0], c.c[1], c.c[2]);
-            }
-            free(c.mem);
-            if (rc < 0)
-                rc = pdx_errf(errbuf, PDX_EDB, "a %s rollup run is corrupt", kind_names[kind]);
-        }
-        if (rc == SQLITE_DONE)
-            rc = PDX_OK;
-        else if (rc >= 0)
-            rc = pdx_errf(errbuf, PDX_EDB, "reading the rollups: %s", sqlite3_errmsg(db));
-        sqlite3_finalize(st);
-        if (rc < 0)
+        run_sum rsum = {&ru, kind};
+        if ((rc = each_run(db, kind, sum_run, &rsum, errbuf)) < 0)
             return rc;
         if (memcmp(fl.s[kind], ru.s[kind], sizeof(fl.s[kind])) != 0) {
             *bad_kind = kind;
@@ -1205,7 +1209,7 @@ int pdx_summary_top(sqlite3 *db, const pdx_select *s, int kind, int by, size_t l
     if (rollups_usable(db, s, kind)) {
         rc = top_from_rollups(db, kind, &sel, errbuf);
     } else {
-        rc = scan(db, s, pdx_summary_top_sql(NULL, s, kind), top_row, &c, errbuf);
+        rc = scan(db, s, pdx_summary_top_sql(s, kind, 0), top_row, &c, errbuf);
         if (rc == PDX_OK && aggtab_each(&c.t, topsel_push, &sel) < 0)
             rc = pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
     }

@@ -51,12 +51,12 @@ typedef struct pdx_tsbin {
 
 #define PDX_TOP_NKINDS 6
 
-/* The SELECT that pdx_summary_top runs on db (for --explain): the
- * rollups' when pdx_summary_top_rollups says so (no parameters), else the
- * flows' (db NULL: always), whose parameters are the selection's, bound
- * from index 1 (pdx_select_bind).  Returns a string the caller frees, or
- * NULL when out of memory or kind is unknown. */
-char *pdx_summary_top_sql(sqlite3 *db, const pdx_select *s, int kind);
+/* The SELECT that pdx_summary_top runs (for --explain): the rollups' when
+ * from_rollups (what pdx_summary_top_rollups says; no parameters), else
+ * the flows', whose parameters are the selection's, bound from index 1
+ * (pdx_select_bind).  Returns a string the caller frees, or NULL when out
+ * of memory or kind is unknown. */
+char *pdx_summary_top_sql(const pdx_select *s, int kind, int from_rollups);
 
 /* 1 when pdx_summary_top answers kind for s from the rollups table (s has
  * no filter and no window, and every capture has rollups), 0 when it reads

@@ -1059,7 +1059,7 @@ static int run_top(options *o, sqlite3 *db, const pdx_select *s, const char *db_
     int rc;
     if (o->explain) {
         int ru = pdx_summary_top_rollups(db, s, o->top_kind);
-        char *sql = pdx_summary_top_sql(db, s, o->top_kind);
+        char *sql = pdx_summary_top_sql(s, o->top_kind, ru);
         rc = sql == NULL ? pdx_errf(err, PDX_ENOMEM, "out of memory")
                          : explain(db, ru ? "top, from the per-capture rollups (no filter, no window)" : "top",
                                    sql, ru ? NULL : s, 0, 0, 0, err);

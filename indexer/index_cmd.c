@@ -614,8 +614,17 @@ static int index_one(indexer *x, input *in)
         const parse_chunk *c = parse_job_next(job);
         for (size_t i = 0; i < c->n; i++) {
             const parse_item *it = &c->item[i];
-            rc = pdx_flowtab_packet(x->ft, &it->pkt, it->linktype, row.id, it->offset, it->ts_ns,
-                                    it->wirelen);
+            /* The flow table and the flows are mostly out of cache: ask for
+             * the slots and flows of the packets ahead while this one is
+             * assigned, so that their misses overlap. */
+            if (i + 8 < c->n)
+                pdx_flowtab_prefetch(x->ft, c->item[i + 8].hash, 0);
+            if (i + 4 < c->n)
+                pdx_flowtab_prefetch(x->ft, c->item[i + 4].hash, 1);
+            if (i + 2 < c->n)
+                pdx_flowtab_prefetch(x->ft, c->item[i + 2].hash, 2);
+            rc = pdx_flowtab_packet_keyed(x->ft, &it->pkt, &it->key, it->hash, it->linktype,
+                                          row.id, it->offset, it->ts_ns, it->wirelen);
             if (rc < 0) {
                 pdx_cli_error("%s: %s", x->db_path, op_error(x, err));
                 parse_job_release(job, c);

@@ -202,6 +202,7 @@ static void fill(parse_job *j, parse_chunk *c)
             r->filtered++;
             continue;
         }
+        it->hash = pdx_flow_key(&it->pkt, rec.linktype, &it->key);
         it->offset = rec.offset;
         it->ts_ns = rec.ts_ns;
         it->linktype = rec.linktype;

@@ -19,11 +19,14 @@
 
 #include "capture.h"
 #include "decode.h"
+#include "flow.h"
 #include "pdx.h"
 
 /* One packet for the flow table. */
 typedef struct parse_item {
     pdx_pkt pkt;
+    pdx_flowkey key; /* from pdx_flow_key(), on the reading thread */
+    uint64_t hash;   /* 0: none (a fragment) */
     uint64_t offset;
     int64_t ts_ns;
     uint32_t linktype;

@@ -360,12 +360,10 @@ static int sweep(pdx_flowtab *t)
 
 static int append_offset(pdx_flowtab *t, pdx_flow *f, uint64_t offset)
 {
-    uint8_t tmp[PDX_VARINT_MAX];
     uint64_t delta = f->ocount ? offset - f->olast : offset;
-    size_t n = pdx_varint_put(tmp, delta);
-    if (f->olen + n > f->ocap) {
+    if (f->olen + PDX_VARINT_MAX > f->ocap) {
         uint32_t ncap = f->ocap * 2;
-        while (ncap < f->olen + n)
+        while (ncap < f->olen + PDX_VARINT_MAX)
             ncap *= 2;
         uint8_t *nb;
         if (f->obuf == f->inline_offs) {
@@ -380,8 +378,7 @@ static int append_offset(pdx_flowtab *t, pdx_flow *f, uint64_t offset)
         f->obuf = nb;
         f->ocap = ncap;
     }
-    memcpy(f->obuf + f->olen, tmp, n);
-    f->olen += (uint32_t)n;
+    f->olen += (uint32_t)pdx_varint_put(f->obuf + f->olen, delta);
     if (f->ocount == 0)
         f->ofirst = offset;
     f->olast = offset;
@@ -531,8 +528,62 @@ static pdx_flow *start_flow(pdx_flowtab *t, const pdx_pkt *p, const pdx_flowkey 
     return f;
 }
 
+uint64_t pdx_flow_key(const pdx_pkt *p, uint32_t linktype, pdx_flowkey *k)
+{
+    if (p->kind == PDX_KIND_L2) {
+        build_key(k, PDX_KIND_L2, 0, p->src_mac, p->dst_mac, 0, 0, 0, p->ethertype, linktype,
+                  (p->flags & PDX_PKT_HAS_MAC) != 0);
+        return key_hash(k);
+    }
+    if (p->flags & PDX_PKT_FRAGMENT)
+        return 0;
+    if (p->flags & PDX_PKT_HAS_L4)
+        build_key(k, p->kind, p->proto, p->src, p->dst, p->sport, p->dport, p->icmp_id, 0, 0, 0);
+    else
+        build_key(k, p->kind, p->proto, p->src, p->dst, 0, 0, 0, 0, 0, 0);
+    return key_hash(k);
+}
+
+void pdx_flowtab_prefetch(const pdx_flowtab *t, uint64_t h, int deep)
+{
+    if (h == 0)
+        return;
+    const slot *s = &t->slots[(size_t)(h >> 7) & (t->cap - 1)];
+    if (!deep) {
+        __builtin_prefetch(s);
+        return;
+    }
+    const pdx_flow *f = s->f;
+    if (f == NULL || s->hash != h)
+        return;
+    if (deep == 1) {
+        const char *m = (const char *)f;
+        __builtin_prefetch(m, 1);
+        __builtin_prefetch(m + 64, 1);
+        __builtin_prefetch(m + 128, 1);
+        __builtin_prefetch(m + 192, 1);
+    } else {
+        /* Moving the flow to its list's tail writes its neighbours; the
+         * offset goes at the end of its list. */
+        if (f->prev)
+            __builtin_prefetch(f->prev, 1);
+        if (f->next)
+            __builtin_prefetch(f->next, 1);
+        __builtin_prefetch(f->obuf + f->olen, 1);
+    }
+}
+
 int pdx_flowtab_packet(pdx_flowtab *t, const pdx_pkt *p, uint32_t linktype, int64_t capture_id,
                        uint64_t offset, int64_t ts_ns, uint32_t wirelen)
+{
+    pdx_flowkey k;
+    uint64_t h = pdx_flow_key(p, linktype, &k);
+    return pdx_flowtab_packet_keyed(t, p, &k, h, linktype, capture_id, offset, ts_ns, wirelen);
+}
+
+int pdx_flowtab_packet_keyed(pdx_flowtab *t, const pdx_pkt *p, const pdx_flowkey *key, uint64_t h,
+                             uint32_t linktype, int64_t capture_id, uint64_t offset, int64_t ts_ns,
+                             uint32_t wirelen)
 {
     pdx_flowkey k;
     uint16_t sport = 0, dport = 0, icmp_id = 0;
@@ -545,12 +596,14 @@ int pdx_flowtab_packet(pdx_flowtab *t, const pdx_pkt *p, uint32_t linktype, int6
             return rc;
     }
 
-    if (p->kind != PDX_KIND_L2) {
-        if (p->flags & PDX_PKT_HAS_L4) {
-            sport = p->sport;
-            dport = p->dport;
-            icmp_id = p->icmp_id;
-        }
+    if (p->kind != PDX_KIND_L2 && (p->flags & PDX_PKT_HAS_L4)) {
+        sport = p->sport;
+        dport = p->dport;
+        icmp_id = p->icmp_id;
+    }
+    if (h != 0) {
+        k = *key;
+    } else if (p->kind != PDX_KIND_L2) {
         if (p->flags & PDX_PKT_FRAGMENT) {
             if (t->frags == NULL && (t->frags = calloc(FRAG_SLOTS, sizeof(frag_entry))) == NULL)
                 return PDX_ENOMEM;
@@ -573,11 +626,10 @@ int pdx_flowtab_packet(pdx_flowtab *t, const pdx_pkt *p, uint32_t linktype, int6
             }
         }
         build_key(&k, p->kind, p->proto, p->src, p->dst, sport, dport, icmp_id, 0, 0, 0);
+        h = key_hash(&k);
     } else {
-        build_key(&k, PDX_KIND_L2, 0, p->src_mac, p->dst_mac, 0, 0, 0, p->ethertype, linktype,
-                  (p->flags & PDX_PKT_HAS_MAC) != 0);
+        h = pdx_flow_key(p, linktype, &k);
     }
-    uint64_t h = key_hash(&k);
     pdx_flow *f = find_slot(t, &k, h)->f;
     int tcp = p->proto == 6 && p->kind != PDX_KIND_L2 && (p->flags & PDX_PKT_HAS_L4);
 

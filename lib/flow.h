@@ -48,32 +48,26 @@ enum pdx_end { PDX_END_OPEN = 0, PDX_END_FIN = 1, PDX_END_RST = 2, PDX_END_IDLE 
 
 typedef struct pdx_flow pdx_flow;
 struct pdx_flow {
+    /* What every packet reads or writes comes first, in the first three
+     * four cache lines, which the indexer prefetches (pdx_flowtab_prefetch). */
     pdx_flowkey key;
-    uint64_t hash;
-    int64_t id;
-    /* Initiator orientation. */
-    uint8_t src[16], dst[16];
-    uint16_t sport, dport, icmp_id;
-    uint8_t src_mac[6], dst_mac[6];
-    uint8_t has_mac;
-    uint8_t proto;
     uint8_t kind;
-    uint8_t tunnel;
+    uint8_t proto;
     uint8_t tcp_flags;
     uint8_t state;
+    int64_t last_ns;
+    /* Initiator orientation. */
+    uint8_t src[16];
+    uint16_t sport;
+    uint8_t has_mac;
     uint8_t end_reason;
     uint8_t list;       /* which LRU list it is on */
     uint8_t stored;     /* its row exists in the index (written at a capture's end) */
     uint8_t first_moved;/* first_ns moved earlier since the row was stored */
-    uint16_t ethertype;
-    int32_t vlan, vlan_inner; /* -1 when none */
-    uint32_t linktype;
-    uint32_t vni;
-    uint8_t tun_src[16], tun_dst[16];
-    int64_t first_ns, last_ns;
+    uint8_t src_mac[6];
     uint64_t pk[2], by[2];  /* [0] initiator to responder, [1] back */
-    uint64_t wpk, wby;      /* packets and bytes (both ways) when its row was last written */
-    int64_t first_capture, last_capture;
+    int64_t first_ns;
+    int64_t last_capture;
     /* Offsets of this flow in capture cur_capture, segment seg. */
     int64_t cur_capture;
     uint32_t seg;
@@ -81,8 +75,22 @@ struct pdx_flow {
     uint64_t ocount;
     uint64_t ofirst, olast;
     uint8_t *obuf;          /* inline_offs or heap */
-    uint8_t inline_offs[PDX_FLOW_INLINE_OFFS];
     pdx_flow *prev, *next;  /* LRU list, oldest first */
+    uint8_t inline_offs[PDX_FLOW_INLINE_OFFS];
+    /* The rest is read when the flow starts, ends or is written. */
+    uint64_t hash;
+    int64_t id;
+    uint8_t dst[16];
+    uint16_t dport, icmp_id;
+    uint8_t dst_mac[6];
+    uint8_t tunnel;
+    uint16_t ethertype;
+    int32_t vlan, vlan_inner; /* -1 when none */
+    uint32_t linktype;
+    uint32_t vni;
+    uint8_t tun_src[16], tun_dst[16];
+    uint64_t wpk, wby;      /* packets and bytes (both ways) when its row was last written */
+    int64_t first_capture;
 };
 
 typedef struct pdx_flow_ops {
@@ -122,6 +130,27 @@ int pdx_flowtab_adopt(pdx_flowtab *t, const pdx_flow *f);
  */
 int pdx_flowtab_packet(pdx_flowtab *t, const pdx_pkt *pkt, uint32_t linktype, int64_t capture_id,
                        uint64_t offset, int64_t ts_ns, uint32_t wirelen);
+
+/*
+ * The flow key of pkt and its hash, for pdx_flowtab_packet_keyed(): a pure
+ * function, so a reading thread can compute it ahead.  Returns 0 (no key)
+ * for a fragment, whose ports only the table's fragment state knows.
+ */
+uint64_t pdx_flow_key(const pdx_pkt *pkt, uint32_t linktype, pdx_flowkey *k);
+
+/* pdx_flowtab_packet() with the key and hash from pdx_flow_key(); h 0
+ * makes the table build the key itself. */
+int pdx_flowtab_packet_keyed(pdx_flowtab *t, const pdx_pkt *pkt, const pdx_flowkey *k, uint64_t h,
+                             uint32_t linktype, int64_t capture_id, uint64_t offset, int64_t ts_ns,
+                             uint32_t wirelen);
+
+/*
+ * Asks the CPU for the memory a later pdx_flowtab_packet_keyed() with hash
+ * h will read: the hash slot (deep 0), or, once that has arrived, the flow
+ * it points to (deep 1).  A hint only; h 0 does nothing.  Processing packet
+ * i while prefetching slot i+8 and flow i+4 overlaps their cache misses.
+ */
+void pdx_flowtab_prefetch(const pdx_flowtab *t, uint64_t h, int deep);
 
 /*
  * Ends a capture: expires what the capture's last timestamp made idle, then

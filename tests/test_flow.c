@@ -379,6 +379,59 @@ static void community_id_vectors(void)
     CHECK_STR(out, "1:dGHyGvjMfljg6Bppwm3bg0LO8TY=");
 }
 
+/* The indexer's path: keys computed ahead (pdx_flow_key), slots and flows
+ * prefetched, packets assigned with pdx_flowtab_packet_keyed.  It must give
+ * the flows pdx_flowtab_packet gives. */
+static void keyed_path_equals_plain(void)
+{
+    pdx_pkt a = tcp(1, 0x02), b = tcp(0, 0x12);
+    pdx_flowkey ka, kb;
+    uint64_t ha = pdx_flow_key(&a, 1, &ka), hb = pdx_flow_key(&b, 1, &kb);
+    /* Both directions of a connection have one key. */
+    CHECK(ha != 0);
+    CHECK_EQ_U64(ha, hb);
+    CHECK(memcmp(&ka, &kb, sizeof(ka)) == 0);
+    pdx_pkt frag = a;
+    frag.flags |= PDX_PKT_FRAGMENT;
+    CHECK_EQ_U64(pdx_flow_key(&frag, 1, &kb), 0);
+
+    recorder r1, r2;
+    pdx_flowtab *t1 = table(&r1, 0);
+    pdx_flowtab *t2 = table(&r2, 0);
+    pdx_pkt p[40];
+    pdx_flowkey k[40];
+    uint64_t h[40];
+    for (int i = 0; i < 40; i++) {
+        p[i] = tcp(i % 2, 0x10);
+        p[i].src[15] = (uint8_t)(i % 7);
+        if (i % 9 == 4) {
+            p[i].flags |= PDX_PKT_FRAGMENT;
+            p[i].frag_id = (uint16_t)i;
+        }
+        h[i] = pdx_flow_key(&p[i], 1, &k[i]);
+    }
+    for (int i = 0; i < 40; i++) {
+        CHECK_EQ(pdx_flowtab_packet(t1, &p[i], 1, 1, 24 + 100 * (uint64_t)i, SEC + i, 60), 0);
+        if (i + 8 < 40)
+            pdx_flowtab_prefetch(t2, h[i + 8], 0);
+        if (i + 4 < 40)
+            pdx_flowtab_prefetch(t2, h[i + 4], 1);
+        if (i + 2 < 40)
+            pdx_flowtab_prefetch(t2, h[i + 2], 2);
+        CHECK_EQ(pdx_flowtab_packet_keyed(t2, &p[i], &k[i], h[i], 1, 1, 24 + 100 * (uint64_t)i,
+                                          SEC + i, 60), 0);
+    }
+    CHECK_EQ(pdx_flowtab_end_capture(t1, 1), 0);
+    CHECK_EQ(pdx_flowtab_end_capture(t2, 1), 0);
+    CHECK(r1.nflows > 7);
+    CHECK_EQ(r1.nflows, r2.nflows);
+    CHECK(memcmp(r1.flows, r2.flows, sizeof(r1.flows)) == 0);
+    CHECK_EQ(r1.nsegs, r2.nsegs);
+    CHECK(memcmp(r1.seg_offs, r2.seg_offs, sizeof(r1.seg_offs)) == 0);
+    pdx_flowtab_free(t1);
+    pdx_flowtab_free(t2);
+}
+
 const pdx_test pdx_suite_flow[] = {
     {"tcp_session_one_flow", tcp_session_one_flow},
     {"synack_first_flips_initiator", synack_first_flips_initiator},
@@ -391,5 +444,6 @@ const pdx_test pdx_suite_flow[] = {
     {"adopted_flow_continues", adopted_flow_continues},
     {"many_flows_grow_and_expire", many_flows_grow_and_expire},
     {"community_id_vectors", community_id_vectors},
+    {"keyed_path_equals_plain", keyed_path_equals_plain},
     PDX_TEST_END,
 };

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "index.h"
 
 #define PCAPDEX_VERSION "0.1.0"
 
@@ -35,6 +36,7 @@ static void usage(FILE *out)
 int main(int argc, char **argv)
 {
     static char prog[64];
+    pdx_index_setup();
     if (argc < 2) {
         usage(stderr);
         return PDX_EXIT_USAGE;

@@ -159,6 +159,11 @@ static int migrate(pdx_index *ix, const char *path, char *errbuf)
     return PDX_OK;
 }
 
+void pdx_index_setup(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int pdx_index_open(pdx_index **out, const char *path, int mode, char *errbuf)
 {
     pdx_index *ix = calloc(1, sizeof(*ix));

@@ -13,8 +13,10 @@ suite() {
     name=$1
     shift
     echo "== $name"
+    t0=$(date +%s)
     "$@" >"$OUT/$name.log" 2>&1
     rc=$?
+    echo "   ($(( $(date +%s) - t0 )) s)"
     grep -v '^ok ' "$OUT/$name.log" | tail -n 60
     line=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$OUT/$name.log" | tail -n 1)
     p=$(echo "$line" | sed -n 's/.*\b\([0-9][0-9]*\) passed.*/\1/p')

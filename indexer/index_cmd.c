@@ -89,6 +89,9 @@ typedef struct indexer {
     uv_timer_t progress_timer;
     const char *cur_path;
     uint64_t cur_done, cur_size, cur_packets;
+    /* After the capture's last packet: rows written of the flows it leaves. */
+    int writing;
+    uint64_t cur_written, cur_open;
 } indexer;
 
 static volatile sig_atomic_t stop_requested;
@@ -272,6 +275,12 @@ static void on_progress(uv_timer_t *t)
     double el = now_s() - x->t0;
     double gbps = el > 0 ? (double)(x->file_bytes + x->cur_done) / el / 1e9 : 0;
     const char *base = strrchr(x->cur_path, '/');
+    if (x->writing) {
+        fprintf(stderr, "\r\033[K%s: %s read  %llu packets  writing flows: %llu of %llu", pdx_cli_prog,
+                base ? base + 1 : x->cur_path, (unsigned long long)(x->packets + x->cur_packets),
+                (unsigned long long)x->cur_written, (unsigned long long)x->cur_open);
+        return;
+    }
     fprintf(stderr, "\r\033[K%s: %s %3.0f%%  %llu packets  %.2f GB/s", pdx_cli_prog,
             base ? base + 1 : x->cur_path,
             x->cur_size ? 100.0 * (double)x->cur_done / (double)x->cur_size : 100.0,
@@ -387,6 +396,10 @@ static int rollup_put_flow(void *ctx, const pdx_flow *f)
         if (rc < 0)
             return rc;
     }
+    /* A capture of many short flows leaves most of its time for this
+     * phase: the progress line counts the rows. */
+    if (x->writing && (++x->cur_written & 1023) == 0)
+        uv_run(x->loop, UV_RUN_NOWAIT);
     return x->store.put_flow(x->store.ctx, f);
 }
 
@@ -661,7 +674,13 @@ static int index_one(indexer *x, input *in)
     if (bad_iface)
         warn(x, "%s: %llu packets name an interface the capture does not describe", in->path,
              (unsigned long long)bad_iface);
+    if (x->progress) {
+        x->writing = 1;
+        x->cur_written = 0;
+        x->cur_open = pdx_flowtab_live(x->ft);
+    }
     rc = pdx_flowtab_end_capture(x->ft, row.id);
+    x->writing = 0;
     if (rc >= 0 && (rc = pdx_rollup_flush(x->ru, 1, queue_run, x)) == PDX_ENOMEM)
         pdx_errf(x->op_err, rc, "out of memory"); /* the rollups' last runs, in the transaction */
     if (rc < 0) {

@@ -73,6 +73,32 @@ int pdx_cli_parse_u64(const char *s, uint64_t *out)
     return 0;
 }
 
+int pdx_cli_parse_size(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+    char *end;
+    if (s == NULL || *s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0)
+        return -1;
+    unsigned shift = 0;
+    switch (*end) {
+    case '\0': break;
+    case 'k': case 'K': shift = 10; end++; break;
+    case 'm': case 'M': shift = 20; end++; break;
+    case 'g': case 'G': shift = 30; end++; break;
+    default: return -1;
+    }
+    if (*end != '\0' || v > (UINT64_MAX >> shift))
+        return -1;
+    uint64_t b = (uint64_t)v << shift;
+    if (b < lo || b > hi)
+        return -1;
+    *out = b;
+    return 0;
+}
+
 int pdx_cli_parse_seconds(const char *s, int64_t *out_ns)
 {
     char *end;

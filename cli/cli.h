@@ -35,8 +35,12 @@ void pdx_cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *pdx_cli_db_path(const char *opt);
 
 /* Parses a non-negative integer with an optional K/M/G suffix (powers of
- * 1024 when binary is set, else 1000).  0 or -1. */
+ * 1000).  0 or -1. */
 int pdx_cli_parse_u64(const char *s, uint64_t *out);
+
+/* Parses a size in bytes with an optional K/M/G suffix (powers of 1024);
+ * 0, or -1 when it is not one or not within [lo, hi]. */
+int pdx_cli_parse_size(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
 
 /* Parses seconds with an optional fraction; 0 or -1. */
 int pdx_cli_parse_seconds(const char *s, int64_t *out_ns);

@@ -139,23 +139,6 @@ static void usage(FILE *out)
             "Exit: 0 done, 2 usage, 3 database error, 4 a capture could not be read or written.\n");
 }
 
-static int parse_size(const char *s, size_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s)
-        return -1;
-    if (*end == 'k' || *end == 'K')
-        v <<= 10, end++;
-    else if (*end == 'm' || *end == 'M')
-        v <<= 20, end++;
-    if (*end != '\0' || v < 4096 || v > (64u << 20))
-        return -1;
-    *out = (size_t)v;
-    return 0;
-}
-
 /* Points the capture row at the compressed file; 1 when the index had it. */
 static int repoint(pdx_index *ix, const char *old, const char *neu, uint64_t raw_size, char *errbuf)
 {
@@ -224,12 +207,15 @@ int pdx_cmd_compress(int argc, char **argv)
             level = (int)v;
             break;
         }
-        case 'F':
-            if (parse_size(optarg, &frame) < 0) {
+        case 'F': {
+            uint64_t fs;
+            if (pdx_cli_parse_size(optarg, 4096, 64u << 20, &fs) < 0) {
                 pdx_cli_error("--frame-size: '%s' is not a size from 4K to 64M", optarg);
                 return PDX_EXIT_USAGE;
             }
+            frame = (size_t)fs;
             break;
+        }
         case 'r': remove_orig = 1; break;
         case 'q': quiet = 1; break;
         case 'h': usage(stdout); return pdx_cli_close_stdout();

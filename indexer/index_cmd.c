@@ -76,6 +76,7 @@ typedef struct indexer {
     const char *filter;
     parse_opts popts;
     int json, quiet, progress;
+    uint64_t cache;         /* --cache, bytes; 0: the default */
     const char *watch_dir;  /* --watch */
     int64_t settle_ns;
     uv_loop_t *loop;
@@ -131,6 +132,8 @@ static void usage(FILE *out)
             "                        and decoding run on a pool thread and database\n"
             "                        writing on another, beside flow assembly; the\n"
             "                        index is the same as with --jobs 1\n"
+            "  --cache SIZE          SQLite's page cache, K/M/G suffixes (default 16M); more\n"
+            "                        speeds up many short flows into a large index\n"
             "  --json                print the summary as one JSON object on stdout\n"
             "  -q, --quiet           no progress line and no summary\n"
             "  -h, --help            this help\n"
@@ -995,6 +998,7 @@ int pdx_cmd_index(int argc, char **argv)
         {"close-timeout", required_argument, NULL, 'c'},
         {"json", no_argument, NULL, 'j'},
         {"jobs", required_argument, NULL, 'J'},
+        {"cache", required_argument, NULL, 'C'},
         {"watch", required_argument, NULL, 'w'},
         {"settle", required_argument, NULL, 'S'},
         {"quiet", no_argument, NULL, 'q'},
@@ -1053,6 +1057,12 @@ int pdx_cmd_index(int argc, char **argv)
             }
             break;
         }
+        case 'C':
+            if (pdx_cli_parse_size(optarg, 1u << 20, (uint64_t)1 << 40, &x.cache) < 0) {
+                pdx_cli_error("--cache: '%s' is not a size from 1M to 1024G", optarg);
+                return PDX_EXIT_USAGE;
+            }
+            break;
         case 'q': x.quiet = 1; break;
         case 'h': usage(stdout); return pdx_cli_close_stdout();
         default: usage(stderr); return PDX_EXIT_USAGE;
@@ -1100,7 +1110,8 @@ int pdx_cmd_index(int argc, char **argv)
         if (expand_arg(&x, argv[i]) < 0)
             status = PDX_EXIT_INPUT;
 
-    if (pdx_index_open(&x.ix, x.db_path, PDX_INDEX_WRITE, err) < 0) {
+    if (pdx_index_open(&x.ix, x.db_path, PDX_INDEX_WRITE, err) < 0 ||
+        (x.cache != 0 && pdx_index_set_cache(x.ix, x.cache, err) < 0)) {
         pdx_cli_error("%s", err);
         status = PDX_EXIT_DB;
         goto out;

@@ -54,7 +54,7 @@ void pdx_flow_cfg_default(pdx_flow_cfg *cfg)
 {
     cfg->idle_timeout_ns = 120LL * 1000000000LL;
     cfg->closing_timeout_ns = 10LL * 1000000000LL;
-    cfg->segment_bytes = 64u * 1024u;
+    cfg->segment_bytes = 4096u;
 }
 
 const char *pdx_end_name(int end_reason)

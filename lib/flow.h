@@ -105,7 +105,7 @@ typedef struct pdx_flow_ops {
 typedef struct pdx_flow_cfg {
     int64_t idle_timeout_ns;    /* a flow idle this long ends (default 120 s) */
     int64_t closing_timeout_ns; /* after FIN both ways or RST, the linger (default 10 s) */
-    uint32_t segment_bytes;     /* an offset list this long is written out (default 64 KiB) */
+    uint32_t segment_bytes;     /* an offset list this long is written out (default 4 KiB) */
 } pdx_flow_cfg;
 
 typedef struct pdx_flowtab pdx_flowtab;

@@ -198,7 +198,7 @@ int pdx_index_open(pdx_index **out, const char *path, int mode, char *errbuf)
              * every 64 MiB of WAL rather than every 4 MiB, which was after
              * nearly every capture's commit; closing checkpoints the rest. */
             (rc = exec(ix, "PRAGMA wal_autocheckpoint=16384", errbuf)) < 0 ||
-            (rc = exec(ix, "PRAGMA cache_size=-131072", errbuf)) < 0 ||
+            (rc = pdx_index_set_cache(ix, PDX_INDEX_CACHE_DEFAULT, errbuf)) < 0 ||
             (rc = exec(ix, "PRAGMA temp_store=MEMORY", errbuf)) < 0) {
             pdx_errf(errbuf, PDX_EDB, "%s: %s", path, sqlite3_errmsg(ix->db));
             goto fail;
@@ -234,6 +234,14 @@ void pdx_index_close(pdx_index *ix)
     ZSTD_freeCCtx(ix->zctx);
     free(ix->zbuf);
     free(ix);
+}
+
+int pdx_index_set_cache(pdx_index *ix, uint64_t bytes, char *errbuf)
+{
+    char sql[64];
+    /* A negative cache_size is in KiB. */
+    snprintf(sql, sizeof(sql), "PRAGMA cache_size=-%llu", (unsigned long long)(bytes >> 10));
+    return exec(ix, sql, errbuf);
 }
 
 sqlite3 *pdx_index_db(pdx_index *ix)

@@ -36,6 +36,10 @@ typedef struct pdx_index pdx_index;
  * on every allocation (about 5% of indexing tiny flows). */
 void pdx_index_setup(void);
 
+/* SQLite's page cache for a writer: PDX_INDEX_CACHE_DEFAULT bytes unless set
+ * with pdx_index_set_cache(). */
+#define PDX_INDEX_CACHE_DEFAULT (16u << 20)
+
 /*
  * Opens the index at path.  PDX_INDEX_WRITE creates it when missing and
  * applies pending migrations; PDX_INDEX_READ requires an existing pcapdex
@@ -45,6 +49,9 @@ void pdx_index_setup(void);
  */
 int pdx_index_open(pdx_index **out, const char *path, int mode, char *errbuf);
 void pdx_index_close(pdx_index *ix);
+
+/* Sets the page cache of ix to about bytes.  0 or PDX_EDB. */
+int pdx_index_set_cache(pdx_index *ix, uint64_t bytes, char *errbuf);
 sqlite3 *pdx_index_db(pdx_index *ix);
 const char *pdx_index_errmsg(const pdx_index *ix);
 int pdx_index_schema_version(pdx_index *ix);

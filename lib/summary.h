@@ -79,7 +79,7 @@ int pdx_summary_top(sqlite3 *db, const pdx_select *s, int kind, int by, size_t l
  * in the capture's transaction.  A kind holding PDX_ROLLUP_FLUSH_AT keys
  * is written out as a run of its own, which bounds the memory.
  */
-#define PDX_ROLLUP_FLUSH_AT 100000
+#define PDX_ROLLUP_FLUSH_AT 16384
 
 typedef struct pdx_rollup pdx_rollup;
 

@@ -12,7 +12,7 @@
 #define PDX_VARINT_MAX 10 /* bytes one uint64 can take */
 
 /* No segment's varint string is longer than this (the writer splits long
- * flows into segments of 64 KiB); readers reject anything larger, which
+ * flows into segments of 4 KiB); readers reject anything larger, which
  * bounds what a damaged index can make them allocate. */
 #define PDX_SEGMENT_MAX_RAW (1024u * 1024u)
 

@@ -53,6 +53,16 @@ for f in "$T"/plain/r*.pcap; do cp "$f" "$T/z/"; done
 "$PDX" index -q --db "$T/plain.db" "$T"/plain/r*.pcap
 "$PDX" index -q --db "$T/z.db" "$T"/z/r*.pcap
 "$PDX" compress -q --db "$T/z.db" --remove --frame-size 256K "$T"/z/r*.pcap
+# --frame-size: 64K frames over the whole capture, and sizes out of range
+cp "$T/all.pcap" "$T/fs.pcap"
+"$PDX" compress --db "$T/fs.db" --frame-size 64K "$T/fs.pcap" >"$T/fs.out" 2>&1
+fr=$(sed -n 's/.*saved, \([0-9]*\) frames).*/\1/p' "$T/fs.out" | head -n 1)
+want=$(( ($(wc -c <"$T/fs.pcap") + 65535) / 65536 ))
+[ "${fr:-0}" -eq "$want" ] && ok frame_size_64k || bad frame_size_64k "${fr:-no} frames, wanted $want: $(head -c 200 "$T/fs.out")"
+for v in 2K 65M 1x ""; do
+    "$PDX" compress --db "$T/fs.db" --frame-size "$v" "$T/fs.pcap" >/dev/null 2>"$T/err"
+    [ $? -eq 2 ] && grep -q "frame-size" "$T/err" && ok "frame_size_bad[$v]" || bad "frame_size_bad[$v]" "$(head -c 200 "$T/err")"
+done
 [ "$(ls "$T"/z/*.pcap.zst | wc -l)" -eq "$(ls "$T"/plain/*.pcap | wc -l)" ] && ok compress_wrote_all || bad compress_wrote_all "$(ls "$T/z")"
 [ -z "$(ls "$T"/z/*.pcap 2>/dev/null)" ] && ok compress_removed_originals || bad compress_removed_originals "left"
 same_q=$(q "$T/z.db" "SELECT count(*) FROM captures WHERE compression = 'zstd' AND path LIKE '%.zst'")

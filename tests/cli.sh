@@ -25,7 +25,20 @@ has index_bad_exclude_msg "$T/err" "exclude.*10.0.0.0/33"
 expect index_bad_filter 2 "$PDX" index --db "$T/u.db" --filter "tcp and and" "$T/one.pcap"
 has index_bad_filter_msg "$T/err" "filter"
 expect index_bad_timeout 2 "$PDX" index --db "$T/u.db" --idle-timeout abc "$T/one.pcap"
+for v in 512K 0 12Q -1M 2048G M; do
+    expect "index_bad_cache[$v]" 2 "$PDX" index --db "$T/u.db" --cache "$v" "$T/one.pcap"
+done
+has index_bad_cache_msg "$T/err" "--cache: 'M' is not a size from 1M to 1024G"
 [ ! -e "$T/u.db" ] && ok usage_errors_write_nothing || bad usage_errors_write_nothing "u.db exists"
+
+# --cache sizes SQLite's page cache only: a 1 MiB cache gives the same index
+for v in 1M 64m 1g; do
+    expect "index_cache[$v]" 0 "$PDX" index -q --db "$T/c$v.db" --cache "$v" "$T/one.pcap"
+done
+same index_cache_same_flows "$(q "$T/c1M.db" "SELECT * FROM flows ORDER BY id" | md5sum)" \
+    "$(q "$T/c1g.db" "SELECT * FROM flows ORDER BY id" | md5sum)"
+same index_cache_same_offsets "$(q "$T/c1M.db" "SELECT flow_id, capture_id, seg, hex(offsets) FROM packets ORDER BY 1, 2, 3" | md5sum)" \
+    "$(q "$T/c64m.db" "SELECT flow_id, capture_id, seg, hex(offsets) FROM packets ORDER BY 1, 2, 3" | md5sum)"
 
 # ---- inputs -----------------------------------------------------------------
 expect missing_capture 4 "$PDX" index --db "$T/m.db" "$T/nope.pcap"

@@ -50,7 +50,9 @@ const char *pdx_cli_db_path(const char *opt)
     return PDX_DEFAULT_DB;
 }
 
-int pdx_cli_parse_u64(const char *s, uint64_t *out)
+/* A non-negative integer with an optional K/M/G suffix, which multiplies
+ * it by unit, unit^2 or unit^3.  0 or -1. */
+static int parse_suffixed(const char *s, uint64_t unit, uint64_t *out)
 {
     char *end;
     if (s == NULL || *s < '0' || *s > '9')
@@ -62,38 +64,26 @@ int pdx_cli_parse_u64(const char *s, uint64_t *out)
     uint64_t mul = 1;
     switch (*end) {
     case '\0': break;
-    case 'k': case 'K': mul = 1000ULL; end++; break;
-    case 'm': case 'M': mul = 1000000ULL; end++; break;
-    case 'g': case 'G': mul = 1000000000ULL; end++; break;
+    case 'k': case 'K': mul = unit; end++; break;
+    case 'm': case 'M': mul = unit * unit; end++; break;
+    case 'g': case 'G': mul = unit * unit * unit; end++; break;
     default: return -1;
     }
-    if (*end != '\0' || (mul > 1 && v > UINT64_MAX / mul))
+    if (*end != '\0' || v > UINT64_MAX / mul)
         return -1;
     *out = (uint64_t)v * mul;
     return 0;
 }
 
+int pdx_cli_parse_u64(const char *s, uint64_t *out)
+{
+    return parse_suffixed(s, 1000, out);
+}
+
 int pdx_cli_parse_size(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
 {
-    char *end;
-    if (s == NULL || *s < '0' || *s > '9')
-        return -1;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno != 0)
-        return -1;
-    unsigned shift = 0;
-    switch (*end) {
-    case '\0': break;
-    case 'k': case 'K': shift = 10; end++; break;
-    case 'm': case 'M': shift = 20; end++; break;
-    case 'g': case 'G': shift = 30; end++; break;
-    default: return -1;
-    }
-    if (*end != '\0' || v > (UINT64_MAX >> shift))
-        return -1;
-    uint64_t b = (uint64_t)v << shift;
-    if (b < lo || b > hi)
+    uint64_t b;
+    if (parse_suffixed(s, 1024, &b) < 0 || b < lo || b > hi)
         return -1;
     *out = b;
     return 0;

@@ -634,11 +634,11 @@ static int index_one(indexer *x, input *in)
              * the slots and flows of the packets ahead while this one is
              * assigned, so that their misses overlap. */
             if (i + 8 < c->n)
-                pdx_flowtab_prefetch(x->ft, c->item[i + 8].hash, 0);
+                pdx_flowtab_prefetch(x->ft, c->item[i + 8].hash, PDX_PREFETCH_SLOT);
             if (i + 4 < c->n)
-                pdx_flowtab_prefetch(x->ft, c->item[i + 4].hash, 1);
+                pdx_flowtab_prefetch(x->ft, c->item[i + 4].hash, PDX_PREFETCH_FLOW);
             if (i + 2 < c->n)
-                pdx_flowtab_prefetch(x->ft, c->item[i + 2].hash, 2);
+                pdx_flowtab_prefetch(x->ft, c->item[i + 2].hash, PDX_PREFETCH_NEIGHBOURS);
             rc = pdx_flowtab_packet_keyed(x->ft, &it->pkt, &it->key, it->hash, it->linktype,
                                           row.id, it->offset, it->ts_ns, it->wirelen);
             if (rc < 0) {

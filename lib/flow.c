@@ -544,19 +544,19 @@ uint64_t pdx_flow_key(const pdx_pkt *p, uint32_t linktype, pdx_flowkey *k)
     return key_hash(k);
 }
 
-void pdx_flowtab_prefetch(const pdx_flowtab *t, uint64_t h, int deep)
+void pdx_flowtab_prefetch(const pdx_flowtab *t, uint64_t h, enum pdx_prefetch stage)
 {
     if (h == 0)
         return;
     const slot *s = &t->slots[(size_t)(h >> 7) & (t->cap - 1)];
-    if (!deep) {
+    if (stage == PDX_PREFETCH_SLOT) {
         __builtin_prefetch(s);
         return;
     }
     const pdx_flow *f = s->f;
     if (f == NULL || s->hash != h)
         return;
-    if (deep == 1) {
+    if (stage == PDX_PREFETCH_FLOW) {
         const char *m = (const char *)f;
         __builtin_prefetch(m, 1);
         __builtin_prefetch(m + 64, 1);
@@ -564,7 +564,7 @@ void pdx_flowtab_prefetch(const pdx_flowtab *t, uint64_t h, int deep)
         __builtin_prefetch(m + 192, 1);
     } else {
         /* Moving the flow to its list's tail writes its neighbours; the
-         * offset goes at the end of its list. */
+         * packet's offset goes at the end of the flow's list. */
         if (f->prev)
             __builtin_prefetch(f->prev, 1);
         if (f->next)
@@ -585,7 +585,8 @@ int pdx_flowtab_packet_keyed(pdx_flowtab *t, const pdx_pkt *p, const pdx_flowkey
                              uint32_t linktype, int64_t capture_id, uint64_t offset, int64_t ts_ns,
                              uint32_t wirelen)
 {
-    pdx_flowkey k;
+    pdx_flowkey built;
+    const pdx_flowkey *k = key;
     uint16_t sport = 0, dport = 0, icmp_id = 0;
     int rc;
 
@@ -601,9 +602,7 @@ int pdx_flowtab_packet_keyed(pdx_flowtab *t, const pdx_pkt *p, const pdx_flowkey
         dport = p->dport;
         icmp_id = p->icmp_id;
     }
-    if (h != 0) {
-        k = *key;
-    } else if (p->kind != PDX_KIND_L2) {
+    if (h == 0 && p->kind != PDX_KIND_L2) {
         if (p->flags & PDX_PKT_FRAGMENT) {
             if (t->frags == NULL && (t->frags = calloc(FRAG_SLOTS, sizeof(frag_entry))) == NULL)
                 return PDX_ENOMEM;
@@ -625,12 +624,14 @@ int pdx_flowtab_packet_keyed(pdx_flowtab *t, const pdx_pkt *p, const pdx_flowkey
                 icmp_id = e->icmp_id;
             }
         }
-        build_key(&k, p->kind, p->proto, p->src, p->dst, sport, dport, icmp_id, 0, 0, 0);
-        h = key_hash(&k);
-    } else {
-        h = pdx_flow_key(p, linktype, &k);
+        build_key(&built, p->kind, p->proto, p->src, p->dst, sport, dport, icmp_id, 0, 0, 0);
+        h = key_hash(&built);
+        k = &built;
+    } else if (h == 0) {
+        h = pdx_flow_key(p, linktype, &built);
+        k = &built;
     }
-    pdx_flow *f = find_slot(t, &k, h)->f;
+    pdx_flow *f = find_slot(t, k, h)->f;
     int tcp = p->proto == 6 && p->kind != PDX_KIND_L2 && (p->flags & PDX_PKT_HAS_L4);
 
     /* A new SYN on a closed tuple starts a new flow. */
@@ -640,7 +641,7 @@ int pdx_flowtab_packet_keyed(pdx_flowtab *t, const pdx_pkt *p, const pdx_flowkey
         f = NULL;
     }
     if (f == NULL) {
-        f = start_flow(t, p, &k, h, sport, dport);
+        f = start_flow(t, p, k, h, sport, dport);
         if (f == NULL)
             return PDX_ENOMEM;
         f->linktype = linktype;

@@ -48,8 +48,8 @@ enum pdx_end { PDX_END_OPEN = 0, PDX_END_FIN = 1, PDX_END_RST = 2, PDX_END_IDLE 
 
 typedef struct pdx_flow pdx_flow;
 struct pdx_flow {
-    /* What every packet reads or writes comes first, in the first three
-     * four cache lines, which the indexer prefetches (pdx_flowtab_prefetch). */
+    /* What every packet reads or writes comes first, in the first four cache
+     * lines, which the indexer prefetches (pdx_flowtab_prefetch). */
     pdx_flowkey key;
     uint8_t kind;
     uint8_t proto;
@@ -144,13 +144,21 @@ int pdx_flowtab_packet_keyed(pdx_flowtab *t, const pdx_pkt *pkt, const pdx_flowk
                              uint32_t linktype, int64_t capture_id, uint64_t offset, int64_t ts_ns,
                              uint32_t wirelen);
 
+/* What pdx_flowtab_prefetch asks for; each stage reads what the one before
+ * brought into the cache. */
+enum pdx_prefetch {
+    PDX_PREFETCH_SLOT,      /* the hash slot */
+    PDX_PREFETCH_FLOW,      /* the flow the slot points to, its first four lines */
+    PDX_PREFETCH_NEIGHBOURS /* its LRU neighbours and the end of its offset list */
+};
+
 /*
  * Asks the CPU for the memory a later pdx_flowtab_packet_keyed() with hash
- * h will read: the hash slot (deep 0), or, once that has arrived, the flow
- * it points to (deep 1).  A hint only; h 0 does nothing.  Processing packet
- * i while prefetching slot i+8 and flow i+4 overlaps their cache misses.
+ * h will read, at one stage.  A hint only; h 0 does nothing.  Processing
+ * packet i while asking for the slot of i+8, the flow of i+4 and the
+ * neighbours of i+2 overlaps their cache misses.
  */
-void pdx_flowtab_prefetch(const pdx_flowtab *t, uint64_t h, int deep);
+void pdx_flowtab_prefetch(const pdx_flowtab *t, uint64_t h, enum pdx_prefetch stage);
 
 /*
  * Ends a capture: expires what the capture's last timestamp made idle, then

@@ -100,11 +100,12 @@ int pdx_index_capture_finish(pdx_index *ix, const pdx_caprow *row, char *errbuf)
 /* Flow ops for pdx_flowtab (ctx = the pdx_index). */
 int pdx_index_put_flow(void *ix, const pdx_flow *f);
 
+int pdx_index_put_segment(void *ix, const pdx_flow *f);
+
 /* Stores one run of capture_id's rollups (summary.h), in the open
  * transaction.  0, or PDX_EDB (pdx_index_errmsg says why). */
 struct pdx_rollup_run;
 int pdx_index_put_rollup(pdx_index *ix, int64_t capture_id, const struct pdx_rollup_run *run);
-int pdx_index_put_segment(void *ix, const pdx_flow *f);
 
 /* Largest flow ID stored, 0 when none. */
 int pdx_index_max_flow_id(pdx_index *ix, int64_t *out, char *errbuf);

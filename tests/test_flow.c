@@ -413,11 +413,11 @@ static void keyed_path_equals_plain(void)
     for (int i = 0; i < 40; i++) {
         CHECK_EQ(pdx_flowtab_packet(t1, &p[i], 1, 1, 24 + 100 * (uint64_t)i, SEC + i, 60), 0);
         if (i + 8 < 40)
-            pdx_flowtab_prefetch(t2, h[i + 8], 0);
+            pdx_flowtab_prefetch(t2, h[i + 8], PDX_PREFETCH_SLOT);
         if (i + 4 < 40)
-            pdx_flowtab_prefetch(t2, h[i + 4], 1);
+            pdx_flowtab_prefetch(t2, h[i + 4], PDX_PREFETCH_FLOW);
         if (i + 2 < 40)
-            pdx_flowtab_prefetch(t2, h[i + 2], 2);
+            pdx_flowtab_prefetch(t2, h[i + 2], PDX_PREFETCH_NEIGHBOURS);
         CHECK_EQ(pdx_flowtab_packet_keyed(t2, &p[i], &k[i], h[i], 1, 1, 24 + 100 * (uint64_t)i,
                                           SEC + i, 60), 0);
     }

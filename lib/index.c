@@ -36,7 +36,19 @@ struct pdx_index {
     int64_t max_dur;      /* longest flow duration stored (meta max_duration_ns) */
     int64_t max_dur_saved;
     sqlite3_stmt *put_run;
+    pdx_flow *pend;       /* flow rows not yet stored, in arrival order */
+    const pdx_flow **order; /* the same, sorted for storing */
+    size_t npend;
 };
+
+/* Flow rows wait here and go to SQLite sorted by ID, PEND_FLOWS at a time.
+ * Flows end in another order than they start, and the table and the
+ * first_ns, live and per-host indexes are all ordered (mostly) by ID, so
+ * sorted rows land next to each other instead of all over the B-trees. */
+#define PEND_FLOWS 16384
+
+static int store_flow(pdx_index *ix, const pdx_flow *f);
+static int flush_flows(pdx_index *ix, char *errbuf);
 
 static int latest_version(void)
 {
@@ -231,6 +243,8 @@ void pdx_index_close(pdx_index *ix)
     sqlite3_finalize(ix->put_seg);
     sqlite3_finalize(ix->put_run);
     sqlite3_close(ix->db);
+    free(ix->pend);
+    free(ix->order);
     ZSTD_freeCCtx(ix->zctx);
     free(ix->zbuf);
     free(ix);
@@ -267,6 +281,8 @@ int pdx_index_begin(pdx_index *ix, char *errbuf)
 int pdx_index_commit(pdx_index *ix, char *errbuf)
 {
     int rc;
+    if ((rc = flush_flows(ix, errbuf)) < 0)
+        return rc;
     if (ix->max_dur > ix->max_dur_saved) {
         char sql[128];
         snprintf(sql, sizeof(sql),
@@ -285,6 +301,7 @@ void pdx_index_rollback(pdx_index *ix)
 {
     if (!sqlite3_get_autocommit(ix->db))
         exec(ix, "ROLLBACK", NULL);
+    ix->npend = 0;
     ix->max_dur = ix->max_dur_saved;
 }
 
@@ -621,6 +638,55 @@ static int update_counts(pdx_index *ix, const pdx_flow *f)
 int pdx_index_put_flow(void *ctx, const pdx_flow *f)
 {
     pdx_index *ix = ctx;
+    if (ix->pend == NULL) {
+        ix->pend = malloc(PEND_FLOWS * sizeof(*ix->pend));
+        ix->order = malloc(PEND_FLOWS * sizeof(*ix->order));
+        if (ix->pend == NULL || ix->order == NULL) {
+            free(ix->pend);
+            free(ix->order);
+            ix->pend = NULL;
+            ix->order = NULL;
+            return pdx_errf(ix->err, PDX_ENOMEM, "out of memory");
+        }
+    }
+    pdx_flow *p = &ix->pend[ix->npend++];
+    *p = *f;
+    p->obuf = NULL; /* a row needs no offsets, and f's buffer is not ours */
+    if (ix->npend == PEND_FLOWS)
+        return flush_flows(ix, ix->err);
+    return PDX_OK;
+}
+
+/* By ID; one flow stored twice (ended, then written again) keeps its
+ * arrival order, which is its place in the pend array. */
+static int cmp_pend(const void *a, const void *b)
+{
+    const pdx_flow *x = *(const pdx_flow *const *)a, *y = *(const pdx_flow *const *)b;
+    if (x->id != y->id)
+        return x->id < y->id ? -1 : 1;
+    return x < y ? -1 : x > y;
+}
+
+static int flush_flows(pdx_index *ix, char *errbuf)
+{
+    size_t n = ix->npend;
+    ix->npend = 0;
+    for (size_t i = 0; i < n; i++)
+        ix->order[i] = &ix->pend[i];
+    qsort(ix->order, n, sizeof(*ix->order), cmp_pend);
+    for (size_t i = 0; i < n; i++) {
+        int rc = store_flow(ix, ix->order[i]);
+        if (rc < 0) {
+            if (errbuf != ix->err)
+                memcpy(errbuf, ix->err, PDX_ERRBUF_SIZE);
+            return rc;
+        }
+    }
+    return PDX_OK;
+}
+
+static int store_flow(pdx_index *ix, const pdx_flow *f)
+{
     sqlite3_stmt *st;
     if (prepared(ix, &ix->put_flow,
                   "INSERT INTO flows(" FLOW_COLS ") VALUES (?1,?2,?3,?4,?5,?6,?7,"
@@ -742,6 +808,9 @@ static int max_id(pdx_index *ix, const char *sql, int64_t *out, char *errbuf)
 
 int pdx_index_max_flow_id(pdx_index *ix, int64_t *out, char *errbuf)
 {
+    int rc = flush_flows(ix, errbuf);
+    if (rc < 0)
+        return rc;
     return max_id(ix, "SELECT max(id) FROM flows", out, errbuf);
 }
 
@@ -761,6 +830,9 @@ int pdx_index_load_live(pdx_index *ix, int (*cb)(void *ctx, const pdx_flow *f), 
                         char *errbuf)
 {
     sqlite3_stmt *st = NULL;
+    int frc = flush_flows(ix, errbuf);
+    if (frc < 0)
+        return frc;
     if (sqlite3_prepare_v2(ix->db, "SELECT " FLOW_COLS " FROM flows WHERE state & 1 ORDER BY last_ns, id", -1,
                            &st, NULL) != SQLITE_OK)
         return dberr(ix, errbuf, "prepare");

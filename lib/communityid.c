@@ -71,7 +71,7 @@ int pdx_community_id(uint16_t seed, const uint8_t src[16], const uint8_t dst[16]
     const pdx_crypto_fns *cf = pdx_crypto_fns_get(NULL);
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
-    if (cf == NULL || cf->digest(buf, n, md, &mdlen, cf->sha1(), NULL) != 1 || mdlen != 20)
+    if (cf == NULL || cf->digest(buf, n, md, &mdlen, pdx_crypto_sha1(), NULL) != 1 || mdlen != 20)
         return -1;
     out[0] = '1';
     out[1] = ':';

@@ -29,7 +29,8 @@ static const char *const pcap_syms[] = {"pcap_open_dead", "pcap_compile",  "pcap
                                         "pcap_geterr",    "pcap_close",    "pcap_offline_filter"};
 static const char *const crypto_syms[] = {"EVP_MD_CTX_new",   "EVP_MD_CTX_free", "EVP_DigestInit_ex",
                                           "EVP_DigestUpdate", "EVP_DigestFinal_ex", "EVP_Digest",
-                                          "EVP_sha1",         "EVP_sha256",      "EVP_EncodeBlock"};
+                                          "EVP_sha1",         "EVP_sha256",      "EVP_EncodeBlock",
+                                          "EVP_MD_fetch"};
 
 static pdx_pcap_fns pcap_fns;
 static pdx_crypto_fns crypto_fns;
@@ -81,9 +82,13 @@ static void load_pcap(void)
     load(&pcap_lib);
 }
 
+static const EVP_MD *sha1_md;
+
 static void load_crypto(void)
 {
     load(&crypto_lib);
+    if (crypto_lib.ok && (sha1_md = crypto_fns.md_fetch(NULL, "SHA1", NULL)) == NULL)
+        sha1_md = crypto_fns.sha1();
 }
 
 /* The table of l, loaded once by init; NULL with errbuf when it failed. */
@@ -105,4 +110,9 @@ const pdx_pcap_fns *pdx_pcap_fns_get(char *errbuf)
 const pdx_crypto_fns *pdx_crypto_fns_get(char *errbuf)
 {
     return table(&crypto_lib, load_crypto, errbuf);
+}
+
+const EVP_MD *pdx_crypto_sha1(void)
+{
+    return sha1_md;
 }

@@ -35,11 +35,16 @@ typedef struct pdx_crypto_fns {
     __typeof__(&EVP_sha1) sha1;
     __typeof__(&EVP_sha256) sha256;
     __typeof__(&EVP_EncodeBlock) encode_block;
+    __typeof__(&EVP_MD_fetch) md_fetch;
 } pdx_crypto_fns;
 
 /* The library's functions, or NULL with errbuf (PDX_ERRBUF_SIZE) saying
  * which library could not be loaded and why.  Thread-safe. */
 const pdx_pcap_fns *pdx_pcap_fns_get(char *errbuf);
 const pdx_crypto_fns *pdx_crypto_fns_get(char *errbuf);
+
+/* SHA-1, fetched from its provider once: EVP_sha1() would make every
+ * EVP_Digest look the algorithm up again.  Needs a loaded libcrypto. */
+const EVP_MD *pdx_crypto_sha1(void);
 
 #endif

@@ -670,6 +670,8 @@ static int cmp_pend(const void *a, const void *b)
 static int flush_flows(pdx_index *ix, char *errbuf)
 {
     size_t n = ix->npend;
+    if (n == 0)
+        return PDX_OK; /* also when nothing was ever held back: no arrays */
     ix->npend = 0;
     for (size_t i = 0; i < n; i++)
         ix->order[i] = &ix->pend[i];

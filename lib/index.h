@@ -97,7 +97,10 @@ int pdx_index_capture_insert(pdx_index *ix, pdx_caprow *row, char *errbuf);
 /* Writes final counts, status, warnings, sections and interfaces. */
 int pdx_index_capture_finish(pdx_index *ix, const pdx_caprow *row, char *errbuf);
 
-/* Flow ops for pdx_flowtab (ctx = the pdx_index). */
+/* Flow ops for pdx_flowtab (ctx = the pdx_index).  Flow rows are held back
+ * (up to PEND_FLOWS, index.c) and stored sorted by ID when the buffer fills,
+ * before the flows are read (max_flow_id, load_live) and by the commit, so a
+ * row that cannot be stored may fail a later call; a rollback drops them. */
 int pdx_index_put_flow(void *ix, const pdx_flow *f);
 
 int pdx_index_put_segment(void *ix, const pdx_flow *f);

@@ -18,13 +18,29 @@ mkdir -p "$T/emptydir"
 expect empty_directory 0 "$PDX" index --db "$T/e.db" "$T/emptydir"
 
 # A capture that grows while it is read: not indexed (exit 5, a warning);
-# indexed whole by the next run.  (Big enough that the append lands while it
-# is read; when the indexer was faster, the case proves nothing and is skipped.)
+# indexed whole by the next run.  The append waits until the indexer has read
+# 8 MiB of it (its file position, from /proc), so that its size was taken
+# before; when the indexer was faster still, the case proves nothing and is
+# skipped.
 "$GEN" traffic -o "$T/grow.pcap" --bytes 300M --seed 5 >/dev/null 2>&1
 "$GEN" traffic -o "$T/more.pcap" --packets 1000 --seed 6 --start 1800000000 >/dev/null 2>&1
 "$PDX" index --db "$T/g.db" "$T/grow.pcap" 2>"$T/err" &
 p=$!
-sleep 0.05
+# read_pos PID FILE: the largest file position of PID's descriptors on FILE.
+read_pos() {
+    _max=0
+    for _fd in /proc/"$1"/fd/*; do
+        [ "$(readlink "$_fd" 2>/dev/null)" = "$2" ] || continue
+        _pos=$(awk '/^pos:/ { print $2 }' /proc/"$1"/fdinfo/"${_fd##*/}" 2>/dev/null)
+        [ "${_pos:-0}" -gt "$_max" ] && _max=$_pos
+    done
+    echo "$_max"
+}
+i=0
+while [ $i -lt 500 ] && [ "$(read_pos "$p" "$T/grow.pcap")" -lt 8388608 ] && kill -0 "$p" 2>/dev/null; do
+    sleep 0.01
+    i=$((i + 1))
+done
 kill -STOP "$p" 2>/dev/null
 tail -c +25 "$T/more.pcap" >>"$T/grow.pcap"
 kill -CONT "$p" 2>/dev/null

@@ -42,9 +42,10 @@ struct pdx_index {
 };
 
 /* Flow rows wait here and go to SQLite sorted by ID, PEND_FLOWS at a time.
- * Flows end in another order than they start, and the table and the
- * first_ns, live and per-host indexes are all ordered (mostly) by ID, so
- * sorted rows land next to each other instead of all over the B-trees. */
+ * Flows end in another order than they start; the table and the first_ns
+ * and live indexes follow ID order (the per-host and per-port ones do within
+ * each key), so sorted rows land next to each other instead of all over the
+ * B-trees. */
 #define PEND_FLOWS 16384
 
 static int store_flow(pdx_index *ix, const pdx_flow *f);

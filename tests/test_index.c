@@ -46,6 +46,24 @@ static pdx_capinfo one_iface_info(pdx_iface *ifc, pdx_section *sec)
     return info;
 }
 
+/* A fresh index at dbpath, open for writing, and a row for capture
+ * /x/a.pcap with one Ethernet interface (info, ifc and sec back it). */
+static pdx_index *new_index_row(pdx_caprow *row, pdx_capinfo *info, pdx_iface *ifc,
+                                pdx_section *sec, const char *fingerprint)
+{
+    char err[PDX_ERRBUF_SIZE];
+    pdx_index *ix = NULL;
+    tmpdb();
+    CHECK_EQ(pdx_index_open(&ix, dbpath, PDX_INDEX_WRITE, err), 0);
+    *info = one_iface_info(ifc, sec);
+    memset(row, 0, sizeof(*row));
+    row->path = "/x/a.pcap";
+    row->info = info;
+    row->first_ns = row->last_ns = INT64_MIN;
+    strcpy(row->fingerprint, fingerprint);
+    return ix;
+}
+
 static int count_rows(pdx_index *ix, const char *sql)
 {
     sqlite3_stmt *st;
@@ -83,21 +101,14 @@ static int seg_cb(void *ctx, const pdx_segment *s)
 static void create_write_read(void)
 {
     char err[PDX_ERRBUF_SIZE];
-    pdx_index *ix = NULL;
     pdx_iface ifc;
     pdx_section sec;
-    tmpdb();
-    CHECK_EQ(pdx_index_open(&ix, dbpath, PDX_INDEX_WRITE, err), 0);
-    CHECK(pdx_index_schema_version(ix) >= 1);
-    pdx_capinfo info = one_iface_info(&ifc, &sec);
+    pdx_capinfo info;
     pdx_caprow row;
-    memset(&row, 0, sizeof(row));
-    row.path = "/x/a.pcap";
+    pdx_index *ix = new_index_row(&row, &info, &ifc, &sec, "h1:abc");
+    CHECK(pdx_index_schema_version(ix) >= 1);
     row.size = 1000;
     row.mtime_ns = 5;
-    strcpy(row.fingerprint, "h1:abc");
-    row.info = &info;
-    row.first_ns = row.last_ns = INT64_MIN;
     CHECK_EQ(pdx_index_begin(ix, err), 0);
     CHECK_EQ(pdx_index_capture_insert(ix, &row, err), 0);
     CHECK_EQ(row.id, 1);
@@ -171,18 +182,11 @@ static void create_write_read(void)
 static void rollback_leaves_nothing(void)
 {
     char err[PDX_ERRBUF_SIZE];
-    pdx_index *ix = NULL;
     pdx_iface ifc;
     pdx_section sec;
-    tmpdb();
-    CHECK_EQ(pdx_index_open(&ix, dbpath, PDX_INDEX_WRITE, err), 0);
-    pdx_capinfo info = one_iface_info(&ifc, &sec);
+    pdx_capinfo info;
     pdx_caprow row;
-    memset(&row, 0, sizeof(row));
-    row.path = "/x/a.pcap";
-    row.info = &info;
-    row.first_ns = row.last_ns = INT64_MIN;
-    strcpy(row.fingerprint, "h1:x");
+    pdx_index *ix = new_index_row(&row, &info, &ifc, &sec, "h1:x");
     CHECK_EQ(pdx_index_begin(ix, err), 0);
     CHECK_EQ(pdx_index_capture_insert(ix, &row, err), 0);
     pdx_index_rollback(ix);
@@ -218,21 +222,14 @@ static void udp_flow(pdx_flow *f, int64_t id)
 static void flow_rows_held_back(void)
 {
     char err[PDX_ERRBUF_SIZE];
-    pdx_index *ix = NULL;
     pdx_iface ifc;
     pdx_section sec;
-    pdx_flow f;
-    tmpdb();
-    CHECK_EQ(pdx_index_open(&ix, dbpath, PDX_INDEX_WRITE, err), 0);
-    pdx_capinfo info = one_iface_info(&ifc, &sec);
+    pdx_capinfo info;
     pdx_caprow row;
-    memset(&row, 0, sizeof(row));
-    row.path = "/x/a.pcap";
-    row.info = &info;
-    row.first_ns = row.last_ns = INT64_MIN;
+    pdx_flow f;
+    pdx_index *ix = new_index_row(&row, &info, &ifc, &sec, "h1:a");
     row.status = "complete";
     row.warnings = "";
-    strcpy(row.fingerprint, "h1:a");
     int64_t max = -1;
     CHECK_EQ(pdx_index_max_flow_id(ix, &max, err), 0); /* nothing held back yet */
     CHECK_EQ(max, 0);

@@ -90,16 +90,19 @@ static int table_reset(table *t, size_t n, int stride)
             return PDX_ENOMEM;
         ns *= 2;
     }
+    /* malloc and memset, not calloc: a large calloc returns fresh pages
+     * that the kernel maps to its shared zero page, so table_put's first
+     * read and then write of each page costs a copy-on-write fault, and
+     * with threads running a TLB flush on every core. */
     if (ns != t->nslot) {
-        uint64_t *e = calloc(ns, (size_t)stride * sizeof(uint64_t));
+        uint64_t *e = malloc(ns * (size_t)stride * sizeof(uint64_t));
         if (e == NULL)
             return PDX_ENOMEM;
         free(t->e);
         t->e = e;
         t->nslot = ns;
-    } else {
-        memset(t->e, 0, ns * (size_t)stride * sizeof(uint64_t));
     }
+    memset(t->e, 0, ns * (size_t)stride * sizeof(uint64_t));
     t->n = 0;
     return PDX_OK;
 }

@@ -68,6 +68,7 @@ typedef struct zstream {
     uint64_t read_off;  /* next compressed byte to read from fd */
     int in_eof;
     int done;           /* decoder reached the end of the data */
+    int failed;         /* an error left the decoder unusable: zs_rewind first */
     size_t frame_hint;  /* zstd: bytes the current frame still wants (0 at a frame end) */
     char err[PDX_ERRBUF_SIZE];
 } zstream;
@@ -110,8 +111,10 @@ static int zs_rewind(zstream *s)
     s->in_eof = s->done = 0;
     s->frame_hint = 0;
     if (s->kind == PDX_COMP_ZSTD)
-        return ZSTD_isError(ZSTD_DCtx_reset(s->dctx, ZSTD_reset_session_only)) ? -1 : 0;
-    return inflateReset(&s->zs) == Z_OK ? 0 : -1;
+        s->failed = ZSTD_isError(ZSTD_DCtx_reset(s->dctx, ZSTD_reset_session_only));
+    else
+        s->failed = inflateReset(&s->zs) != Z_OK;
+    return s->failed ? -1 : 0;
 }
 
 static int refill(zstream *s)
@@ -135,20 +138,27 @@ static int refill(zstream *s)
 }
 
 /* Decompresses up to n bytes into dst.  Returns bytes, 0 at the end, -1 on
- * error (s->err says what, errno is EBADMSG). */
+ * error (s->err says what, errno is EBADMSG).  An error is sticky until
+ * zs_rewind: the bytes decoded before it in the same call are lost, and a
+ * decoder that failed must not be fed again (it would go on from a state
+ * that no longer matches s->produced). */
 static ssize_t zs_read(zstream *s, uint8_t *dst, size_t n)
 {
     size_t out = 0;
+    if (s->failed) {
+        errno = EBADMSG;
+        return -1;
+    }
     while (out < n && !s->done) {
         if (refill(s) < 0)
-            return -1;
+            goto fail;
         if (s->in_pos == s->in_len && s->in_eof) {
             if ((s->kind == PDX_COMP_ZSTD && s->frame_hint != 0) || s->kind == PDX_COMP_GZIP) {
                 snprintf(s->err, sizeof(s->err),
                          "compressed data ends early (truncated %s stream at compressed offset %llu)",
                          pdx_comp_name(s->kind), (unsigned long long)s->consumed);
                 errno = EBADMSG;
-                return -1;
+                goto fail;
             }
             s->done = 1;
             break;
@@ -162,7 +172,7 @@ static ssize_t zs_read(zstream *s, uint8_t *dst, size_t n)
                          (unsigned long long)(s->consumed + (in.pos - s->in_pos)),
                          ZSTD_getErrorName(rc));
                 errno = EBADMSG;
-                return -1;
+                goto fail;
             }
             s->consumed += in.pos - s->in_pos;
             s->in_pos = in.pos;
@@ -181,7 +191,7 @@ static ssize_t zs_read(zstream *s, uint8_t *dst, size_t n)
             if (rc == Z_STREAM_END) {
                 /* Concatenated gzip members continue. */
                 if (refill(s) < 0)
-                    return -1;
+                    goto fail;
                 if (s->in_pos == s->in_len && s->in_eof) {
                     s->done = 1;
                     break;
@@ -191,12 +201,15 @@ static ssize_t zs_read(zstream *s, uint8_t *dst, size_t n)
                 snprintf(s->err, sizeof(s->err), "corrupt gzip data near compressed offset %llu: %s",
                          (unsigned long long)s->consumed, s->zs.msg ? s->zs.msg : "inflate error");
                 errno = EBADMSG;
-                return -1;
+                goto fail;
             }
         }
     }
     s->produced += out;
     return (ssize_t)out;
+fail:
+    s->failed = 1;
+    return -1;
 }
 
 struct pdx_zsrc {
@@ -453,8 +466,9 @@ int pdx_zreader_pread(pdx_zreader *z, uint8_t *buf, size_t n, uint64_t off, size
         *got = done;
         return PDX_OK;
     }
-    /* Streams only go forward: start again for an earlier offset. */
-    if (off < z->stream.produced && zs_rewind(&z->stream) < 0)
+    /* Streams only go forward, and not past an error: start again for an
+     * earlier offset, or after a failed read. */
+    if ((off < z->stream.produced || z->stream.failed) && zs_rewind(&z->stream) < 0)
         return pdx_errf(errbuf, PDX_EIO, "%s: cannot restart decompression", z->path);
     while (z->stream.produced < off) {
         size_t want = (size_t)PDX_MIN((uint64_t)IN_CHUNK, off - z->stream.produced);
@@ -504,7 +518,6 @@ int pdx_zstd_write_seekable(const pdx_source *src, FILE *out, int level, size_t 
     uint8_t *comp = malloc(bound);
     uint8_t *table = NULL;
     size_t tlen = 0, tcap = 0;
-    uint64_t off = 0;
     int rc = PDX_OK;
     memset(st, 0, sizeof(*st));
     if (cctx == NULL || raw == NULL || comp == NULL) {
@@ -558,7 +571,6 @@ int pdx_zstd_write_seekable(const pdx_source *src, FILE *out, int level, size_t 
         st->frames++;
         st->raw_bytes += have;
         st->comp_bytes += c;
-        off += have;
         if (have < frame_size)
             break;
     }

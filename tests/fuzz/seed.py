@@ -15,16 +15,27 @@ record boundary to at most 16 KiB), both snoop files, and truncated copies
 decode: the smallest frame of every (link type, first 7 protocols) pair
 tshark reports, prefixed with the link type (4 bytes, little endian).  For
 offsets: hand-made segments, varint and zstd, valid and not.  For rollup:
-hand-made runs of every kind, plain and zstd, valid and not.
+hand-made runs of every kind, plain and zstd, valid and not.  For zstd: a
+small clean pcap and pcapng compressed as plain zstd (with and without a
+content size, several frames, damaged), as zstd's seekable format built
+here from the spec (several small frames, with and without checksums,
+with a truncated or damaged seek table, a corrupt frame, sizes that do not
+match the frames), and as gzip (one and two members, damaged), plus the
+smallest gzip-compressed captures of the shared corpus.  Every zstd seed
+fits the fuzzer's default 4 KiB -max_len.
+
+    python3 tests/fuzz/seed.py [TARGET...]   # only these targets' seeds
 """
 import argparse
 import csv
+import gzip
 import hashlib
 import os
 import re
 import struct
 import subprocess
 import sys
+import zlib
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -364,10 +375,155 @@ def rollup(out):
     run('zstd-as-plain', 2, 0, len(hosts), zstd(raw))
 
 
+SEEK_MAGIC = 0x8F92EAB1
+SKIPPABLE_SEEK = 0x184D2A5E
+ZSTD_MAX = 4096  # fuzz.sh's -max_len for the target
+
+
+def skippable(payload, magic=0x184D2A50):
+    return struct.pack('<II', magic, len(payload)) + payload
+
+
+def seek_table(entries, checksums=None, count=None, desc=None):
+    """zstd's seekable format: a skippable frame of (compressed, raw[,
+    checksum]) entries and a footer (count, descriptor, magic)."""
+    body = b''
+    for i, (c, r) in enumerate(entries):
+        body += struct.pack('<II', c, r)
+        if checksums is not None:
+            body += checksums[i]
+    if desc is None:
+        desc = 0x80 if checksums is not None else 0
+    body += struct.pack('<IBI', len(entries) if count is None else count, desc, SEEK_MAGIC)
+    return skippable(body, SKIPPABLE_SEEK)
+
+
+def seekable(raw, frame, checksums=False):
+    """raw cut into frames of frame bytes, each compressed on its own (with
+    its content checksum, whose 4 bytes are also the entry's checksum), and
+    the seek table.  Returns the file, the frames and the chunks."""
+    chunks = [raw[i:i + frame] for i in range(0, len(raw), frame)]
+    frames = [zstd(c) for c in chunks]
+    table = seek_table([(len(f), len(c)) for f, c in zip(frames, chunks)],
+                       [f[-4:] for f in frames] if checksums else None)
+    return b''.join(frames) + table, frames, chunks
+
+
+def flip(data, at):
+    return data[:at] + bytes([data[at] ^ 0x5a]) + data[at + 1:]
+
+
+def compressed(corpus, rows, out):
+    def small_clean(fmt):
+        cand = [r for r in rows if r['format'] == fmt and r['tshark_read'] == 'ok'
+                and not r['notes'] and 'Fuzzers' not in r['path']
+                and 1500 <= int(r['bytes']) <= 4000 and int(r['packets']) >= 8]
+        cand.sort(key=lambda r: (int(r['bytes']), r['path']))
+        with open(os.path.join(corpus, cand[0]['path']), 'rb') as f:
+            return f.read()
+
+    def add(name, data):
+        assert len(data) <= ZSTD_MAX, (name, len(data))
+        out.add(name, data)
+
+    pcap, pcapng = small_clean('pcap'), small_clean('pcapng')
+
+    # Plain zstd streams.
+    z = zstd(pcap)
+    add('zstd-pcap', z)
+    add('zstd-pcap-no-size', zstd(pcap, stream=True))
+    add('zstd-pcapng', zstd(pcapng))
+    add('zstd-pcap-truncated', z[:-7])
+    add('zstd-pcap-cut-in-header', z[:6])
+    add('zstd-pcap-corrupt-block', flip(z, len(z) // 2))
+    add('zstd-pcap-bad-checksum', flip(z, len(z) - 2))
+    add('zstd-pcap-trailing-garbage', z + b'\x00\x01\x02')
+    half = len(pcap) // 2
+    add('zstd-pcap-two-frames-skippable',
+        skippable(b'pcapdex') + zstd(pcap[:half]) + skippable(b'\x00' * 5, 0x184D2A5F) +
+        zstd(pcap[half:]))
+    add('zstd-skippable-only', skippable(b'x' * 8))
+    # Hand-made frames of raw blocks whose header claims a content size the
+    # blocks do not have.  Ended by an empty last block, libzstd (1.5.4)
+    # refuses it in one pass and takes it in steps.
+    def raw_frame(content_size, blocks):
+        f = b'\x28\xb5\x2f\xfd\x40\x00' + struct.pack('<H', content_size - 256)
+        for i, blk in enumerate(blocks):
+            v = len(blk) << 3 | (i == len(blocks) - 1)
+            f += bytes([v & 255, v >> 8 & 255, v >> 16]) + blk
+        return f
+    add('zstd-content-size-wrong', raw_frame(len(pcap) + 7, [pcap[:700], pcap[700:]]))
+    add('zstd-content-size-wrong-empty-last-block',
+        raw_frame(len(pcap) + 7, [pcap[:700], pcap[700:], b'']))
+    # A window over the streaming decoder's limit (libzstd decodes it in one
+    # pass when the output has room for it all).
+    add('zstd-pcap-window-2g',
+        subprocess.run(['zstd', '-q', '-c', '-3', '--long=31'], input=pcap,
+                       stdout=subprocess.PIPE, check=True).stdout)
+
+    # Seekable: several small frames.
+    s, frames, chunks = seekable(pcap, 256)
+    add('seekable-pcap-256', s)
+    add('seekable-pcap-700-checksums', seekable(pcap, 700, checksums=True)[0])
+    add('seekable-pcapng-512', seekable(pcapng, 512)[0])
+    # What "pcapdex compress --frame-size 4K" writes (byte for byte) for a
+    # pcap of a little over 8 KiB: the records again and again.
+    add('seekable-pcap-4k', seekable(pcap[:24] + pcap[24:] * 6, 4096)[0])
+    body = b''.join(frames)
+    ents = [(len(f), len(c)) for f, c in zip(frames, chunks)]
+    add('seekable-table-truncated', s[:-5])
+    add('seekable-table-cut', s[:len(body) + 8 + 8 * (len(frames) // 2)])
+    add('seekable-table-entry-missing',
+        body + seek_table(ents[:2] + ents[3:], count=len(ents)))
+    add('seekable-table-reserved-bits', body + seek_table(ents, desc=0x04))
+    add('seekable-table-huge-count', body + seek_table(ents, count=0xFFFFFFFF))
+    add('seekable-frame-corrupt', flip(s, len(frames[0]) + len(frames[1]) // 2))
+    add('seekable-frame-bad-checksum', flip(s, len(frames[0]) + len(frames[1]) - 1))
+    wrong = list(ents)
+    wrong[1] = (ents[1][0], ents[1][1] + 1)
+    add('seekable-wrong-raw-size', body + seek_table(wrong))
+    wrong = list(ents)
+    wrong[0], wrong[1] = (ents[0][0] + 3, ents[0][1]), (ents[1][0] - 3, ents[1][1])
+    add('seekable-wrong-comp-sizes', body + seek_table(wrong))
+    # Two frames per entry: still a valid table.
+    pairs = [(ents[i][0] + (ents[i + 1][0] if i + 1 < len(ents) else 0),
+              ents[i][1] + (ents[i + 1][1] if i + 1 < len(ents) else 0))
+             for i in range(0, len(ents), 2)]
+    add('seekable-two-frames-per-entry', body + seek_table(pairs))
+    empty = zstd(b'')
+    add('seekable-empty-frame',
+        frames[0] + empty + frames[1] + seek_table([ents[0], (len(empty), 0), ents[1]]))
+    add('seekable-no-frames', seek_table([]))
+    add('seekable-garbage-in-empty-entry',
+        frames[0] + b'\x01\x02\x03' + seek_table([ents[0], (3, 0)]))
+
+    # gzip.
+    g = gzip.compress(pcap, mtime=0)
+    add('gzip-pcap', g)
+    add('gzip-pcapng', gzip.compress(pcapng, mtime=0))
+    add('gzip-pcap-two-members',
+        gzip.compress(pcap[:half], mtime=0) + gzip.compress(pcap[half:], mtime=0))
+    add('gzip-pcap-truncated', g[:-9])
+    add('gzip-pcap-bad-crc', flip(g, len(g) - 6))
+    add('gzip-pcap-corrupt-deflate', flip(g, len(g) // 2))
+    add('gzip-pcap-trailing-zeros', g + bytes(16))
+    add('gzip-then-zlib', gzip.compress(pcap[:half], mtime=0) + zlib.compress(pcap[half:]))
+    # The smallest real gzip-compressed pcap and pcapng.
+    gz = [r for r in rows if 'gzip' in r['format'] and int(r['bytes']) <= ZSTD_MAX]
+    gz.sort(key=lambda r: (int(r['bytes']), r['path']))
+    for ext in ('.pcap.gz', '.pcapng.gz'):
+        for r in gz:
+            if r['path'].endswith(ext):
+                with open(os.path.join(corpus, r['path']), 'rb') as f:
+                    add('gzip-' + short_name(r['path']), f.read())
+                break
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--corpus', default=os.path.join(os.path.dirname(TOP), 'shared', 'corpus'))
     ap.add_argument('--out', default=os.path.join(TOP, 'tests', 'fuzz', 'corpus'))
+    ap.add_argument('targets', nargs='*', help='only these targets (default: all)')
     a = ap.parse_args()
     with open(os.path.join(a.corpus, 'catalog.tsv'), newline='') as f:
         rows = list(csv.DictReader(f, delimiter='\t', quoting=csv.QUOTE_NONE))
@@ -376,7 +532,10 @@ def main():
                      ('decode', lambda o: frames(a.corpus, rows, o)),
                      ('query', queries),
                      ('offsets', offsets),
-                     ('rollup', rollup)):
+                     ('rollup', rollup),
+                     ('zstd', lambda o: compressed(a.corpus, rows, o))):
+        if a.targets and name not in a.targets:
+            continue
         o = Out(os.path.join(a.out, name))
         fn(o)
         print('%-8s %5d files %8d bytes' % (name, len(o.names), o.total))

@@ -42,6 +42,8 @@ typedef struct caprow {
     int swapped;
     int64_t first_ns;
     int compression;
+    uint64_t raw_size; /* uncompressed bytes the indexer read; 0 when unknown */
+    int complete;      /* read to its end (status 'complete') */
 } caprow;
 
 static int load_row(pdx_index *ix, int64_t id, caprow *r, char *errbuf)
@@ -50,8 +52,8 @@ static int load_row(pdx_index *ix, int64_t id, caprow *r, char *errbuf)
     sqlite3 *db = pdx_index_db(ix);
     if (sqlite3_prepare_v2(db,
                            "SELECT path, size, mtime_ns, fingerprint, format, byte_order, version,"
-                           " ts_resolution, snaplen, pcap_hdrlen, pcap_swapped, first_ns, compression"
-                           " FROM captures WHERE id=?1",
+                           " ts_resolution, snaplen, pcap_hdrlen, pcap_swapped, first_ns, compression,"
+                           " raw_size, status FROM captures WHERE id=?1",
                            -1, &st, NULL) != SQLITE_OK)
         return pdx_errf(errbuf, PDX_EDB, "prepare: %s", sqlite3_errmsg(db));
     sqlite3_bind_int64(st, 1, id);
@@ -77,6 +79,9 @@ static int load_row(pdx_index *ix, int64_t id, caprow *r, char *errbuf)
     r->swapped = sqlite3_column_int(st, 10);
     r->first_ns = sqlite3_column_type(st, 11) == SQLITE_NULL ? INT64_MAX : sqlite3_column_int64(st, 11);
     r->compression = pdx_comp_parse((const char *)sqlite3_column_text(st, 12));
+    r->raw_size = (uint64_t)sqlite3_column_int64(st, 13);
+    r->complete = sqlite3_column_text(st, 14) != NULL &&
+                  strcmp((const char *)sqlite3_column_text(st, 14), "complete") == 0;
     sqlite3_finalize(st);
     return PDX_OK;
 }
@@ -233,6 +238,20 @@ void pdx_capfile_close(pdx_capfile *cf)
     free(cf);
 }
 
+/* A seek table must place the bytes the indexer read where it read them:
+ * one entry with a wrong uncompressed size moves every later frame, and
+ * those frames still decompress, so only the total can tell. */
+static int check_table(const pdx_capfile *cf, const caprow *r, char *errbuf)
+{
+    uint64_t total = pdx_zreader_table_size(cf->z);
+    if (r->raw_size == 0 || (total >= r->raw_size && (!r->complete || total == r->raw_size)))
+        return PDX_OK;
+    return pdx_errf(errbuf, PDX_ECORRUPT,
+                    "%s: its seek table describes %llu uncompressed bytes, but %llu were indexed: "
+                    "the table is damaged", cf->path, (unsigned long long)total,
+                    (unsigned long long)r->raw_size);
+}
+
 int pdx_capfile_open(pdx_index *ix, int64_t capture_id, pdx_capfile **out, char *errbuf)
 {
     caprow r;
@@ -256,6 +275,10 @@ int pdx_capfile_open(pdx_index *ix, int64_t capture_id, pdx_capfile **out, char 
     }
     if (r.compression != PDX_COMP_NONE &&
         (rc = pdx_zreader_open(&cf->z, cf->path, cf->fd, r.size, r.compression, errbuf)) < 0) {
+        pdx_capfile_close(cf);
+        return rc;
+    }
+    if (cf->z != NULL && pdx_zreader_seekable(cf->z) && (rc = check_table(cf, &r, errbuf)) < 0) {
         pdx_capfile_close(cf);
         return rc;
     }

@@ -407,6 +407,11 @@ int pdx_zreader_seekable(const pdx_zreader *z)
     return z->seekable;
 }
 
+uint64_t pdx_zreader_table_size(const pdx_zreader *z)
+{
+    return z->seekable ? z->raw_off[z->nframes] : 0;
+}
+
 static int load_frame(pdx_zreader *z, uint32_t i, char *errbuf)
 {
     if (z->cached == (int64_t)i)

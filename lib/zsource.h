@@ -50,6 +50,8 @@ int pdx_zreader_open(pdx_zreader **out, const char *path, int fd, uint64_t size,
                      char *errbuf);
 /* 1 when reads decompress only the frames they need. */
 int pdx_zreader_seekable(const pdx_zreader *z);
+/* A seekable file's uncompressed length, as its seek table gives it. */
+uint64_t pdx_zreader_table_size(const pdx_zreader *z);
 /* Reads up to n bytes at uncompressed offset off; *got is short only at the
  * end.  0, or PDX_ECORRUPT naming the file and frame, PDX_EIO. */
 int pdx_zreader_pread(pdx_zreader *z, uint8_t *buf, size_t n, uint64_t off, size_t *got,

@@ -121,6 +121,28 @@ touch -d "$MT" "$VICTIM"
 "$PDX" carve --db "$T/z.db" "$VF" -o "$T/bad.pcap" 2>"$T/err"
 rc=$?
 [ "$rc" -eq 6 ] && grep -q "seek table" "$T/err" && ok damaged_seek_table_detected || bad damaged_seek_table_detected "exit $rc: $(cat "$T/err")"
+# A seek table whose first entry claims 4096 more uncompressed bytes: later
+# frames still decompress, but every one of them would be placed 4 KiB off.
+cp "$T/victim.bak" "$VICTIM"
+python3 - "$VICTIM" <<'PY'
+import struct, sys
+with open(sys.argv[1], 'r+b') as f:
+    f.seek(-9, 2)
+    n, desc, _ = struct.unpack('<IBI', f.read(9))
+    es = 12 if desc & 0x80 else 8
+    f.seek(-(9 + n * es) + 4, 2)
+    raw, = struct.unpack('<I', f.read(4))
+    f.seek(-4, 1)
+    f.write(struct.pack('<I', raw + 4096))
+PY
+touch -d "$MT" "$VICTIM"
+# a flow whose packets all lie past the first frame
+VL=$(q "$T/z.db" "SELECT flow_id FROM packets WHERE capture_id = $V_ID GROUP BY flow_id
+                  HAVING min(first_offset) > 2 * 1048576 ORDER BY flow_id LIMIT 1")
+"$PDX" carve --db "$T/z.db" "$VL" -o "$T/bad.pcap" 2>"$T/err"
+rc=$?
+[ "$rc" -eq 6 ] && grep -q "seek table describes" "$T/err" && ok seek_table_raw_size_detected || bad seek_table_raw_size_detected "exit $rc: $(cat "$T/err")"
+[ ! -e "$T/bad.pcap" ] && ok seek_table_raw_size_writes_nothing || bad seek_table_raw_size_writes_nothing "written"
 # A truncated file: the identity check catches it before any read.
 cp "$T/victim.bak" "$VICTIM"
 truncate -s $((SIZE - 20)) "$VICTIM"

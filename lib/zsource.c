@@ -10,6 +10,7 @@
 
 #include <zlib.h>
 #include <zstd.h>
+#include <zstd_errors.h>
 
 #include "cursor.h"
 
@@ -168,9 +169,17 @@ static ssize_t zs_read(zstream *s, uint8_t *dst, size_t n)
             ZSTD_outBuffer o = {dst, n, out};
             size_t rc = ZSTD_decompressStream(s->dctx, &o, &in);
             if (ZSTD_isError(rc)) {
-                snprintf(s->err, sizeof(s->err), "corrupt zstd data near compressed offset %llu: %s",
-                         (unsigned long long)(s->consumed + (in.pos - s->in_pos)),
-                         ZSTD_getErrorName(rc));
+                unsigned long long at = s->consumed + (in.pos - s->in_pos);
+                if (ZSTD_getErrorCode(rc) == ZSTD_error_frameParameter_windowTooLarge)
+                    /* Not damage: zstd --long=28 and up, beyond libzstd's default limit. */
+                    snprintf(s->err, sizeof(s->err),
+                             "the zstd frame at compressed offset %llu needs a window over 128 MiB "
+                             "(written with zstd --long?); decompress it with 'zstd -d --long=31'",
+                             at);
+                else
+                    snprintf(s->err, sizeof(s->err),
+                             "corrupt zstd data near compressed offset %llu: %s", at,
+                             ZSTD_getErrorName(rc));
                 errno = EBADMSG;
                 goto fail;
             }

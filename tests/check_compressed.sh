@@ -88,6 +88,12 @@ zstd -q "$T/all.pcap" -o "$T/all.pcap.zst"
 "$PDX" carve --db "$T/onez.db" "$BIG" -o "$T/o2.pcap" 2>"$T/err"
 cmp -s "$T/o1.pcap" "$T/o2.pcap" && ok carve_plain_zstd || bad carve_plain_zstd "differs"
 grep -q "without a seek table" "$T/err" && ok carve_plain_zstd_warns || bad carve_plain_zstd_warns "no warning"
+# zstd --long=31 from a pipe: a 2 GiB window that the reader does not allocate,
+# named as such (exit 4), not called corrupt.
+zstd -q --long=31 -c <"$T/plain/r000.pcap" >"$T/long.pcap.zst"
+"$PDX" index -q --db "$T/long.db" "$T/long.pcap.zst" 2>"$T/err"
+rc=$?
+[ "$rc" -eq 4 ] && grep -q "needs a window over 128 MiB" "$T/err" && ! grep -q corrupt "$T/err" && ok long_window_named || bad long_window_named "exit $rc: $(cat "$T/err")"
 # ---- damage -----------------------------------------------------------------------------
 VICTIM=$(ls "$T"/z/*.pcap.zst | head -n 1)
 cp "$VICTIM" "$T/victim.bak"

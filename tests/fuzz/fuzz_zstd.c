@@ -51,6 +51,7 @@
 #include <zstd.h>
 #include <zstd_errors.h>
 
+#include "cursor.h"
 #include "fuzz_common.h"
 #include "zsource.h"
 
@@ -107,11 +108,6 @@ static ZSTD_DCtx *dctx(void)
         ref_dctx = ZSTD_createDCtx();
     FUZZ_CHECK(ref_dctx != NULL);
     return ref_dctx;
-}
-
-static uint32_t le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 /*
@@ -217,16 +213,17 @@ static void parse_table(const uint8_t *data, size_t size, table *t)
     memset(t, 0, sizeof(*t));
     t->state = TABLE_NONE;
     t->buf = tab_buf;
-    if (size < 17 || le32(data + size - 4) != SEEK_MAGIC)
+    if (size < 17 || pdx_load_le32(data + size - 4) != SEEK_MAGIC)
         return;
     t->state = TABLE_BAD;
-    uint32_t n = le32(data + size - 9);
+    uint32_t n = pdx_load_le32(data + size - 9);
     uint8_t desc = data[size - 5];
     uint64_t es = (desc & 0x80) ? 12 : 8;
     if ((desc & 0x7c) || n > MAX_FRAMES || n * es + 17 > size)
         return;
     uint64_t tstart = size - 17 - n * es;
-    if (le32(data + tstart) != SKIPPABLE_SEEK || le32(data + tstart + 4) != n * es + 9)
+    if (pdx_load_le32(data + tstart) != SKIPPABLE_SEEK ||
+        pdx_load_le32(data + tstart + 4) != n * es + 9)
         return;
     entry *e = calloc(n ? n : 1, sizeof(*e));
     FUZZ_CHECK(e != NULL);
@@ -235,8 +232,8 @@ static void parse_table(const uint8_t *data, size_t size, table *t)
         const uint8_t *p = data + tstart + 8 + i * es;
         e[i].comp_off = comp;
         e[i].raw_off = raw;
-        e[i].clen = le32(p);
-        e[i].rlen = le32(p + 4);
+        e[i].clen = pdx_load_le32(p);
+        e[i].rlen = pdx_load_le32(p + 4);
         if (e[i].rlen > MAX_FRAME_RAW) {
             free(e);
             return;
@@ -621,7 +618,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* The magic decides, and nothing else. */
     kind = pdx_comp_detect(fd);
     if (size >= 4) {
-        uint32_t m = le32(data);
+        uint32_t m = pdx_load_le32(data);
         if (m == 0xFD2FB528u || (m & 0xFFFFFFF0u) == 0x184D2A50u)
             want = PDX_COMP_ZSTD;
         else if (data[0] == 0x1f && data[1] == 0x8b)

@@ -45,8 +45,9 @@ Deliberate differences, counted per category and never as failures:
                    VXLAN/Geneve tunnel (as tcpdump does).
 Lines marked "(info)" count agreeing frames, for scale.
 
-Usage: check_decode.py [--corpus DIR] [--decwalk PATH] [-v] [SUBSTRING...]
--v lists every file and an example frame per category.  Ends with
+Usage: check_decode.py [--corpus DIR] [--decwalk PATH] [-j N] [-v] [SUBSTRING...]
+-v lists every file and an example frame per category.  Captures are checked
+N at a time (default: the number of cores), reported in the catalog's order.  Ends with
 "decode: N passed, N failed, N skipped" (files); exit status 1 if any file
 failed.
 """
@@ -56,6 +57,7 @@ import csv
 import os
 import subprocess
 import sys
+from multiprocessing import Pool
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -315,11 +317,110 @@ def compare_frame(o, w, cats, data):
     return None
 
 
+def check_file(job):
+    """One capture: a dict with its status ('pass', 'fail' or 'skip'), the
+    reason for a skip, the lines to print, the category counts, the first
+    example of each category and the frames that agree and differ."""
+    decwalk, corpus, row, verbose, show = job
+    path = row['path']
+    res = {'status': 'skip', 'skip': None, 'out': [], 'cats': collections.Counter(),
+           'examples': {}, 'ok': 0, 'bad': 0}
+    out, cats = res['out'], res['cats']
+    EXAMPLES.clear()
+    fmt = row['format']
+    if row['tshark_read'] != 'ok':
+        res['skip'] = 'tshark read ' + row['tshark_read']
+        return res
+    if fmt not in ('pcap', 'pcapng'):
+        res['skip'] = fmt
+        return res
+    fields = os.path.join(corpus, row['oracle_fields'])
+    if not row['oracle_fields'] or not os.path.exists(fields):
+        res['skip'] = 'no oracle'
+        return res
+    p = subprocess.run([decwalk, os.path.join(corpus, path)], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, universal_newlines=True,
+                       errors='replace')
+    if p.returncode not in (0, 1, 2):
+        out.append('FAIL %s: decwalk died (status %d): %s' % (path, p.returncode,
+                                                           p.stderr.strip()[-300:]))
+        res['status'] = 'fail'
+        return res
+    oracle = load_oracle(fields)
+    offsets = os.path.join(corpus, row['oracle_offsets']) if row['oracle_offsets'] else ''
+    records = packet_records(offsets, len(oracle))
+    # (tshark frame, decwalk line) pairs
+    lines = []
+    for line in p.stdout.splitlines() if p.returncode in (0, 1) else []:
+        w = line.split('\t')
+        k = int(w[0])
+        lines.append((records[k - 1][0] if k <= len(records) else None, w))
+    if p.returncode != 0 and records[len(lines):]:
+        # libpcap stopped or refused (pcapng interfaces of different link
+        # types or snap lengths, odd versions): decode the rest straight
+        # from the file, at the offsets the independent walker found.
+        lts = interface_linktypes(os.path.join(corpus, path))
+        rest = records[len(lines):]
+        if lts is None or rest[0][1] is None or \
+                any(r[3] >= len(lts) for r in rest):
+            res['skip'] = 'libpcap cannot read, no records to fall back on'
+            if verbose:
+                out.append('skip %s: %s' % (path, p.stderr.strip()))
+            return res
+        cats['records read without libpcap'] += len(rest)
+        q = subprocess.run([decwalk, '--at', os.path.join(corpus, path)],
+                           input=''.join('%d %d %d %d\n' % (fr, lts[i], off, cl)
+                                         for fr, off, cl, i in rest),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           universal_newlines=True, errors='replace')
+        if q.returncode != 0:
+            out.append('FAIL %s: decwalk --at: %s' % (path, q.stderr.strip()))
+            res['status'] = 'fail'
+            return res
+        for line in q.stdout.splitlines():
+            w = line.split('\t')
+            lines.append((int(w[0]), w))
+    by_num = {int(o['frame.number']): o for o in oracle if o['frame.number'].isdigit()}
+    data_at = {fr: (off, cl) for fr, off, cl, _ in records}
+    bad = []
+    n = 0
+    with open(os.path.join(corpus, path), 'rb') as cf:
+        for fr, w in lines:
+            if fr is None or fr not in by_num:
+                bad.append((w[0], 'no tshark frame for packet %s' % w[0]))
+                continue
+            n += 1
+            data = None
+            off, cl = data_at.get(fr, (None, None))
+            if off is not None and w[1] == 'ip4':
+                cf.seek(off)
+                data = cf.read(cl)
+            WHERE[0] = (path, fr)
+            why = compare_frame(by_num[fr], w, cats, data)
+            if why:
+                bad.append((fr, why))
+    res['bad'] = len(bad)
+    res['ok'] = n - len(bad)
+    res['examples'] = dict(EXAMPLES)
+    if bad:
+        res['status'] = 'fail'
+        out.append('FAIL %s: %d of %d frames differ' % (path, len(bad), n))
+        for fr, why in bad[:show]:
+            out.append('    frame %s: %s' % (fr, why))
+    else:
+        res['status'] = 'pass'
+        if verbose:
+            out.append('ok   %s (%d frames)' % (path, n))
+    return res
+
+
 def main():
     ap = argparse.ArgumentParser(description='compare pdx_decode with tshark over the corpus')
     ap.add_argument('--corpus', default=os.path.join(REPO, '..', 'shared', 'corpus'))
     build = os.environ.get('BUILD', 'build')
     ap.add_argument('--decwalk', default=os.path.join(REPO, build, 'tools', 'decwalk'))
+    ap.add_argument('-j', '--jobs', type=int, default=os.cpu_count() or 2,
+                    help='captures checked at a time (default: the number of cores)')
     ap.add_argument('-v', '--verbose', action='store_true')
     ap.add_argument('--show', type=int, default=3, help='differing frames shown per file')
     ap.add_argument('only', nargs='*', help='only captures whose path contains one of these')
@@ -337,97 +438,26 @@ def main():
     frames_ok = frames_bad = 0
     cats = collections.Counter()
     skip_why = collections.Counter()
-    for row in rows:
-        path = row['path']
-        if a.only and not any(s in path for s in a.only):
-            continue
-        fmt = row['format']
-        if row['tshark_read'] != 'ok':
-            skipped += 1
-            skip_why['tshark read ' + row['tshark_read']] += 1
-            continue
-        if fmt not in ('pcap', 'pcapng'):
-            skipped += 1
-            skip_why[fmt] += 1
-            continue
-        fields = os.path.join(a.corpus, row['oracle_fields'])
-        if not row['oracle_fields'] or not os.path.exists(fields):
-            skipped += 1
-            skip_why['no oracle'] += 1
-            continue
-        p = subprocess.run([a.decwalk, os.path.join(a.corpus, path)], stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, universal_newlines=True,
-                           errors='replace')
-        if p.returncode not in (0, 1, 2):
-            print('FAIL %s: decwalk died (status %d): %s' % (path, p.returncode,
-                                                          p.stderr.strip()[-300:]))
-            failed += 1
-            continue
-        oracle = load_oracle(fields)
-        offsets = os.path.join(a.corpus, row['oracle_offsets']) if row['oracle_offsets'] else ''
-        records = packet_records(offsets, len(oracle))
-        # (tshark frame, decwalk line) pairs
-        lines = []
-        for line in p.stdout.splitlines() if p.returncode in (0, 1) else []:
-            w = line.split('\t')
-            k = int(w[0])
-            lines.append((records[k - 1][0] if k <= len(records) else None, w))
-        if p.returncode != 0 and records[len(lines):]:
-            # libpcap stopped or refused (pcapng interfaces of different link
-            # types or snap lengths, odd versions): decode the rest straight
-            # from the file, at the offsets the independent walker found.
-            lts = interface_linktypes(os.path.join(a.corpus, path))
-            rest = records[len(lines):]
-            if lts is None or rest[0][1] is None or \
-                    any(r[3] >= len(lts) for r in rest):
-                skipped += 1
-                skip_why['libpcap cannot read, no records to fall back on'] += 1
-                if a.verbose:
-                    print('skip %s: %s' % (path, p.stderr.strip()))
-                continue
-            cats['records read without libpcap'] += len(rest)
-            q = subprocess.run([a.decwalk, '--at', os.path.join(a.corpus, path)],
-                               input=''.join('%d %d %d %d\n' % (fr, lts[i], off, cl)
-                                             for fr, off, cl, i in rest),
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               universal_newlines=True, errors='replace')
-            if q.returncode != 0:
-                print('FAIL %s: decwalk --at: %s' % (path, q.stderr.strip()))
+    work = [(a.decwalk, a.corpus, row, a.verbose, a.show) for row in rows
+            if not a.only or any(s in row['path'] for s in a.only)]
+    with Pool(max(1, a.jobs)) as pool:
+        # imap keeps the catalog's order, so the report and each category's
+        # example are the same whatever the number of jobs.
+        for r in pool.imap(check_file, work, chunksize=4):
+            for line in r['out']:
+                print(line)
+            cats.update(r['cats'])
+            for c, where in r['examples'].items():
+                EXAMPLES.setdefault(c, where)
+            frames_ok += r['ok']
+            frames_bad += r['bad']
+            if r['status'] == 'pass':
+                passed += 1
+            elif r['status'] == 'fail':
                 failed += 1
-                continue
-            for line in q.stdout.splitlines():
-                w = line.split('\t')
-                lines.append((int(w[0]), w))
-        by_num = {int(o['frame.number']): o for o in oracle if o['frame.number'].isdigit()}
-        data_at = {fr: (off, cl) for fr, off, cl, _ in records}
-        bad = []
-        n = 0
-        with open(os.path.join(a.corpus, path), 'rb') as cf:
-            for fr, w in lines:
-                if fr is None or fr not in by_num:
-                    bad.append((w[0], 'no tshark frame for packet %s' % w[0]))
-                    continue
-                n += 1
-                data = None
-                off, cl = data_at.get(fr, (None, None))
-                if off is not None and w[1] == 'ip4':
-                    cf.seek(off)
-                    data = cf.read(cl)
-                WHERE[0] = (path, fr)
-                why = compare_frame(by_num[fr], w, cats, data)
-                if why:
-                    bad.append((fr, why))
-        frames_bad += len(bad)
-        frames_ok += n - len(bad)
-        if bad:
-            failed += 1
-            print('FAIL %s: %d of %d frames differ' % (path, len(bad), n))
-            for fr, why in bad[:a.show]:
-                print('    frame %s: %s' % (fr, why))
-        else:
-            passed += 1
-            if a.verbose:
-                print('ok   %s (%d frames)' % (path, n))
+            else:
+                skipped += 1
+                skip_why[r['skip']] += 1
 
     print('frames: %d agree, %d differ' % (frames_ok, frames_bad))
     if cats:

@@ -260,9 +260,12 @@ int pdx_capture_open_any(const char *path, pdx_capture **cap, pdx_zsrc **zout, i
     int k = pdx_comp_detect(fd);
     if (k == PDX_COMP_NONE) {
         close(fd);
-        *zout = NULL;
-        *kind = PDX_COMP_NONE;
-        return pdx_capture_open(cap, path, errbuf);
+        int rc = pdx_capture_open(cap, path, errbuf);
+        if (rc == PDX_OK) {
+            *zout = NULL;
+            *kind = PDX_COMP_NONE;
+        }
+        return rc;
     }
     pdx_zsrc *z = calloc(1, sizeof(*z));
     if (z == NULL || zs_init(&z->s, fd, k) < 0) {

@@ -211,10 +211,17 @@ def fmt_addr(b):
 EPOCH = datetime.datetime(1970, 1, 1)
 
 
+@functools.lru_cache(maxsize=None)
+def fmt_day(days):
+    d = EPOCH + datetime.timedelta(days=days)
+    return "%04d-%02d-%02d" % (d.year, d.month, d.day)
+
+
 def fmt_time(ns):
+    # (a million calls: the date is worked out once per day)
     s, f = divmod(ns, 10**9)
-    d = EPOCH + datetime.timedelta(seconds=s)
-    return "%04d-%02d-%02dT%02d:%02d:%02d.%09dZ" % (d.year, d.month, d.day, d.hour, d.minute, d.second, f)
+    days, s = divmod(s, 86400)
+    return "%sT%02d:%02d:%02d.%09dZ" % (fmt_day(days), s // 3600, s // 60 % 60, s % 60, f)
 
 
 PROTO = {1: "icmp", 2: "igmp", 6: "tcp", 17: "udp", 47: "gre", 50: "esp", 51: "ah", 58: "icmp6",
@@ -605,7 +612,10 @@ def top(kind, by, sel):
     for r in rows:
         if not sel(r):
             continue
-        for shown, order in top_keys(r, kind):
+        keys = r.get("top_" + kind)
+        if keys is None:
+            keys = r["top_" + kind] = top_keys(r, kind)
+        for shown, order in keys:
             e = agg.setdefault(order, [shown, 0, 0, 0])
             e[1] += 1
             e[2] += r["packets"]

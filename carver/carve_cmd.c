@@ -77,6 +77,7 @@ typedef struct carver {
     int has_since, has_until;
     int64_t since_ns, until_ns;
     int format;     /* 0 = choose */
+    int add_ext;    /* --split: the file's extension follows the format written */
     int missing;    /* captures left out (--partial) */
     const char *payload; /* --payload DIR */
     size_t from, to; /* the flows being carved now */
@@ -99,7 +100,7 @@ static void usage(FILE *out)
             "  --filter EXPR           carve every flow the query expression matches (docs/query.md)\n"
             "  --since T, --until T    with --filter: flows active in the window, and only their\n"
             "                          packets inside it\n"
-            "  --split DIR             one file per flow, DIR/ID.pcap (or .pcapng)\n"
+            "  --split DIR             one file per flow, DIR/ID.pcap (or .pcapng when that is the format)\n"
             "  --partial               carve what is still there when captures are missing or changed\n"
             "  --payload DIR           also rebuild what each flow carried: DIR/ID.c2s and DIR/ID.s2c\n"
             "                          (TCP: the byte streams in sequence order; other protocols: the\n"
@@ -406,7 +407,11 @@ static int write_out(carver *c, const char *path)
     }
 
     FILE *fp = NULL;
-    char tmp[4096];
+    char named[4096 + 16], tmp[sizeof(named) + 32];
+    if (path != NULL && c->add_ext) {
+        snprintf(named, sizeof(named), "%s.%s", path, format == PDX_OUT_PCAPNG ? "pcapng" : "pcap");
+        path = named;
+    }
     int to_stdout = path != NULL && strcmp(path, "-") == 0;
     pdx_writer *w = NULL;
     int status = PDX_EXIT_OK;
@@ -729,10 +734,10 @@ int pdx_cmd_carve(int argc, char **argv)
             pdx_cli_error("%s: %s", split, strerror(errno));
             status = PDX_EXIT_OUTPUT;
         }
+        c.add_ext = 1;
         for (size_t i = 0; i < c.n_flows && status == PDX_EXIT_OK; i++) {
             char path[4096];
-            snprintf(path, sizeof(path), "%s/%" PRId64 ".%s", split, c.flows[i].id,
-                     c.format == PDX_OUT_PCAPNG ? "pcapng" : "pcap");
+            snprintf(path, sizeof(path), "%s/%" PRId64, split, c.flows[i].id);
             int r = carve_range(&c, i, i + 1, path);
             if (r == PDX_EXIT_CHANGED && c.partial)
                 c.missing = 0;

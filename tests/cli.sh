@@ -180,6 +180,31 @@ expect carve_bad_id 2 "$PDX" carve --db "$T/r.db" abc -o "$T/none.pcap"
 expect carve_bad_format 2 "$PDX" carve --db "$T/r.db" "$BIG" --format xml -o "$T/none.pcap"
 expect carve_split 0 "$PDX" carve --db "$T/r.db" --filter "udp" --split "$T/split"
 same carve_split_one_file_per_flow "$(ls "$T/split" | wc -l)" "$(q "$T/r.db" "SELECT count(*) FROM flows WHERE proto = 17")"
+# A flow over a microsecond and a nanosecond capture is carved to pcapng, and
+# --split names the file for what it holds.
+mkdir -p "$T/mix"
+set -- $ROT
+cp "$1" "$T/mix/a.pcap"
+python3 - "$2" "$T/mix/b.pcap" <<'PYEOF' || bad mix_fixture "cannot write the nanosecond copy"
+import struct, sys
+d = bytearray(open(sys.argv[1], "rb").read())
+assert struct.unpack_from("<I", d, 0)[0] == 0xa1b2c3d4
+struct.pack_into("<I", d, 0, 0xa1b23c4d)
+off = 24
+while off + 16 <= len(d):
+    sec, usec, cap, _ = struct.unpack_from("<IIII", d, off)
+    struct.pack_into("<I", d, off + 4, usec * 1000)
+    off += 16 + cap
+open(sys.argv[2], "wb").write(d)
+PYEOF
+"$PDX" index -q --db "$T/mix.db" "$T/mix/a.pcap" "$T/mix/b.pcap"
+MIX=$(q "$T/mix.db" "SELECT id FROM flows WHERE first_capture <> last_capture ORDER BY id LIMIT 1")
+expect carve_split_mixed 0 "$PDX" carve --db "$T/mix.db" "$MIX" --split "$T/mixsplit"
+has carve_split_mixed_note "$T/err" "writing pcapng"
+[ -f "$T/mixsplit/$MIX.pcapng" ] && [ ! -e "$T/mixsplit/$MIX.pcap" ] &&
+    [ "$(head -c 4 "$T/mixsplit/$MIX.pcapng" | od -An -tx1 | tr -d ' ')" = 0a0d0d0a ] &&
+    ok carve_split_mixed_named_pcapng || bad carve_split_mixed_named_pcapng "$(ls "$T/mixsplit")"
+tshark -n -r "$T/mixsplit/$MIX.pcapng" >/dev/null 2>&1 && ok carve_split_mixed_readable || bad carve_split_mixed_readable "tshark failed"
 expect carve_filter_window 0 "$PDX" carve --db "$T/r.db" --filter "tcp" --since "$(q "$T/r.db" "SELECT min(first_ns) / 1e9 + 1 FROM flows")" --until "$(q "$T/r.db" "SELECT min(first_ns) / 1e9 + 2 FROM flows")" -o "$T/win.pcap"
 tshark -n -r "$T/win.pcap" >/dev/null 2>&1 && ok carve_window_readable || bad carve_window_readable "tshark failed"
 # Captures that went away or changed.

@@ -699,7 +699,20 @@ static int index_one(indexer *x, input *in)
     row.last_ns = pr->last_ns;
     row.raw_size = pr->raw_size;
     row.status = pr->damaged ? "damaged" : "complete";
-    row.warnings = pr->damaged ? pr->err : "";
+    /* What was said of this capture on stderr, one line each, without its path. */
+    char warnings[(PARSE_MAX_WARN + 2) * PDX_ERRBUF_SIZE];
+    size_t wlen = 0;
+    warnings[0] = 0;
+    for (size_t i = 0; i < pr->n_warn; i++)
+        wlen += (size_t)snprintf(warnings + wlen, sizeof(warnings) - wlen, "%s%s",
+                                 wlen ? "\n" : "", pr->warn[i]);
+    if (bad_iface)
+        wlen += (size_t)snprintf(warnings + wlen, sizeof(warnings) - wlen,
+                                 "%s%llu packets name an interface the capture does not describe",
+                                 wlen ? "\n" : "", (unsigned long long)bad_iface);
+    if (pr->damaged)
+        snprintf(warnings + wlen, sizeof(warnings) - wlen, "%s%s", wlen ? "\n" : "", pr->err);
+    row.warnings = warnings;
     if (db_call(x, call_commit, &row, parse_job_info(job), err) < 0) {
         pdx_cli_error("%s: %s", x->db_path, err);
         goto fatal;

@@ -23,12 +23,15 @@ while IFS="$(printf '\t')" read -r file records err desc; do
     case "$file" in
     *.gz) err=0 records=5 ;;
     *missing-interface*)
-        [ "$rc" -eq 5 ] && grep -q "name an interface" "$T/err" && rc=0 ;;
+        [ "$rc" -eq 5 ] && grep -q "name an interface" "$T/err" &&
+            sqlite3 "$db" "SELECT warnings FROM captures" | grep -q "name an interface" && rc=0 ;;
     esac
     if [ "$err" = 1 ] && [ "$records" -gt 0 ]; then
         [ "$rc" -eq 5 ] || why="exit $rc, wanted 5"
         grep -q "$file: offset [0-9]" "$T/err" || why="$why; the warning names no offset: $(head -c 200 "$T/err")"
         [ "$(sqlite3 "$db" "SELECT status FROM captures")" = damaged ] || why="$why; status not damaged"
+        sqlite3 "$db" "SELECT warnings FROM captures" | grep -q "^offset [0-9]" ||
+            why="$why; the warnings column names no offset"
     elif [ "$err" = 1 ]; then
         [ "$rc" -eq 4 ] || [ "$rc" -eq 5 ] || why="exit $rc, wanted 4"
         grep -q "$file" "$T/err" || why="$why; the error does not name the file"

@@ -103,6 +103,12 @@ expect filter_tcp 0 "$PDX" index --db "$T/f.db" --filter tcp "$T/one.pcap"
 [ -e "$T/f.db-wal" ] && bad index_wal_checkpointed "$(ls -l "$T/f.db-wal")" || ok index_wal_checkpointed
 same filter_only_tcp "$(q "$T/f.db" "SELECT count(*) FROM flows WHERE proto IS NOT 6")" "0"
 [ "$(q "$T/f.db" "SELECT count(*) FROM flows")" -gt 0 ] && ok filter_kept_tcp || bad filter_kept_tcp "no flows"
+# a filter that does not compile for a capture's link type (147, USER0):
+# warned, exit 5, and kept in the capture's warnings column
+python3 -c 'import sys; d = bytearray(open(sys.argv[1], "rb").read()); d[20:24] = (147).to_bytes(4, "little"); open(sys.argv[2], "wb").write(d)' "$T/one.pcap" "$T/user0.pcap"
+expect filter_not_for_linktype 5 "$PDX" index --db "$T/u0.db" --filter tcp "$T/user0.pcap"
+has filter_not_for_linktype_warned "$T/err" "user0.pcap: filter 'tcp' does not compile for link type 147"
+same filter_not_for_linktype_stored "$(q "$T/u0.db" "SELECT warnings LIKE 'filter ''tcp'' does not compile for link type 147%' FROM captures")" 1
 expect exclude_net 0 "$PDX" index --db "$T/x.db" --exclude 10.0.0.0/8 --exclude 2001:db8::/32 "$T/one.pcap"
 same exclude_dropped "$(q "$T/x.db" "SELECT count(*) FROM flows_view WHERE src LIKE '10.%' OR dst LIKE '10.%' OR src LIKE '2001:db8:%' OR dst LIKE '2001:db8:%'")" "0"
 

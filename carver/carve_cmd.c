@@ -749,9 +749,12 @@ int pdx_cmd_carve(int argc, char **argv)
     pdx_index_close(c.ix);
     free(c.flows);
     if (out != NULL && strcmp(out, "-") == 0) {
-        int r = pdx_cli_close_stdout();
+        /* A write that failed has been reported; closing again would only
+         * repeat it with a worse errno. */
         if (status == PDX_EXIT_OK)
-            status = r;
+            status = pdx_cli_close_stdout();
+        else
+            fclose(stdout);
     }
     return status;
 }

@@ -45,7 +45,10 @@ static void usage(FILE *out)
     fprintf(out, "usage: pcapdex packets [--db FILE] (--all | ID...)\n"
                  "\n"
                  "Prints one line per packet: flow ID, capture path and the byte offset of the\n"
-                 "packet's record in that capture, tab-separated, in flow, capture and file order.\n");
+                 "packet's record in that capture, tab-separated, in flow, capture and file order.\n"
+                 "\n"
+                 "Exit: 0 printed, 1 an ID is no flow (nothing printed), 2 usage, 3 database error,\n"
+                 "7 writing the output failed.\n");
 }
 
 int pdx_cmd_packets(int argc, char **argv)
@@ -87,7 +90,29 @@ int pdx_cmd_packets(int argc, char **argv)
         return PDX_EXIT_DB;
     }
     lister l = {pdx_index_db(ix), -1, ""};
-    if (all) {
+    /* Like carve: every ID named must be a flow, or nothing is printed. */
+    sqlite3_stmt *st = NULL;
+    if (optind < argc &&
+        sqlite3_prepare_v2(l.db, "SELECT 1 FROM flows WHERE id=?1", -1, &st, NULL) != SQLITE_OK) {
+        pdx_cli_error("%s: %s", db, sqlite3_errmsg(l.db));
+        status = PDX_EXIT_DB;
+    }
+    for (int i = optind; i < argc && status == PDX_EXIT_OK; i++) {
+        uint64_t id = 0;
+        pdx_cli_parse_u64(argv[i], &id);
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE) {
+            pdx_cli_error("no flow %s in %s", argv[i], db);
+            status = PDX_EXIT_NOMATCH;
+        } else if (rc != SQLITE_ROW) {
+            pdx_cli_error("%s: %s", db, sqlite3_errmsg(l.db));
+            status = PDX_EXIT_DB;
+        }
+    }
+    sqlite3_finalize(st);
+    if (all && status == PDX_EXIT_OK) {
         if (pdx_index_segments(ix, 0, print_segment, &l, err) < 0) {
             pdx_cli_error("%s: %s", db, err);
             status = PDX_EXIT_DB;

@@ -135,6 +135,7 @@ static void usage(FILE *out)
             "  --level N          zstd level (default 3)\n"
             "  --frame-size SIZE  uncompressed bytes per frame, K/M suffixes (default 1M)\n"
             "  --remove           delete the original once the index points at the new file\n"
+            "  -q, --quiet        no notes and no summary\n"
             "\n"
             "Exit: 0 done, 2 usage, 3 database error, 4 a capture could not be read or written.\n");
 }

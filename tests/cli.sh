@@ -74,6 +74,11 @@ expect index_again 0 "$PDX" index --db "$T/a.db" --json "$T/one.pcap"
 has index_again_skips "$T/out" '"captures_indexed":0,"captures_skipped":1'
 same index_again_same_flows "$(q "$T/a.db" "SELECT count(*) || ' ' || sum(src_packets + dst_packets) FROM flows")" "$F1"
 N=$("$PDX" packets --db "$T/a.db" --all | wc -l)
+expect packets_no_such_flow 1 "$PDX" packets --db "$T/a.db" 1 99999999
+has packets_no_such_flow_named "$T/err" "no flow 99999999 in .*a\.db"
+same packets_no_such_flow_prints_nothing "$(wc -c <"$T/out" | tr -d ' ')" 0
+expect packets_one_flow 0 "$PDX" packets --db "$T/a.db" 1
+[ -s "$T/out" ] && ok packets_one_flow_printed || bad packets_one_flow_printed "no output"
 same packets_lists_every_packet "$N" "$P1"
 same integrity "$(q "$T/a.db" "PRAGMA integrity_check")" "ok"
 same community_ids "$(q "$T/a.db" "SELECT count(*) FROM flows WHERE proto IS NOT NULL AND community_id NOT LIKE '1:%'")" "0"
@@ -180,6 +185,14 @@ expect carve_pcapng 0 "$PDX" carve --db "$T/r.db" "$BIG" --format pcapng -o "$T/
 same carve_pcapng_same_packets "$(tshark -n -r "$T/big.pcapng" 2>/dev/null | wc -l)" "$(tshark -n -r "$T/big-rot.pcap" 2>/dev/null | wc -l)"
 same carve_pcapng_same_bytes "$(tshark -n -r "$T/big.pcapng" -T fields -e frame.time_epoch -e frame.len -e data.data 2>/dev/null | md5sum)" "$(tshark -n -r "$T/big-rot.pcap" -T fields -e frame.time_epoch -e frame.len -e data.data 2>/dev/null | md5sum)"
 "$PDX" carve --db "$T/r.db" "$BIG" -o - | cmp -s - "$T/big-rot.pcap" && ok carve_to_stdout || bad carve_to_stdout "stdout differs"
+if [ -w /dev/full ]; then
+    "$PDX" carve --db "$T/r.db" "$BIG" -o - >/dev/full 2>"$T/err"
+    same carve_output_full "$?" 7
+    same carve_output_full_one_line "$(wc -l <"$T/err" | tr -d ' ')" 1
+    has carve_output_full_msg "$T/err" "No space left on device"
+else
+    ok carve_output_full_skipped
+fi
 expect carve_no_such_flow 1 "$PDX" carve --db "$T/r.db" 99999999 -o "$T/none.pcap"
 [ ! -e "$T/none.pcap" ] && ok carve_no_output_on_error || bad carve_no_output_on_error "file written"
 expect carve_bad_id 2 "$PDX" carve --db "$T/r.db" abc -o "$T/none.pcap"

@@ -22,7 +22,7 @@ max_len() {
     query) echo 4096 ;;
     offsets) echo 8192 ;;
     rollup) echo 16384 ;;
-    zstd) echo 16384 ;;
+    zstd | flow) echo 16384 ;;
     *) echo 4096 ;;
     esac
 }

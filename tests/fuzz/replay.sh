@@ -7,7 +7,7 @@
 # run; the other targets still are.
 BUILD=${1:-build}
 [ $# -gt 0 ] && shift
-[ $# -eq 0 ] && set -- pcap pcapng decode query offsets rollup zstd
+[ $# -eq 0 ] && set -- pcap pcapng decode query offsets rollup zstd flow
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$TOP" || exit 2
 OUT=$(mktemp) || exit 2

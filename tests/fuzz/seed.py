@@ -22,7 +22,9 @@ here from the spec (several small frames, with and without checksums,
 with a truncated or damaged seek table, a corrupt frame, sizes that do not
 match the frames), and as gzip (one and two members, damaged), plus the
 smallest gzip-compressed captures of the shared corpus.  Every zstd seed
-fits the fuzzer's default 4 KiB -max_len.
+fits the fuzzer's default 4 KiB -max_len.  For flow: the first packets of
+the smallest capture of every (link type, content tags) the target's link
+type table has, whole and cut into captures and runs.
 
     python3 tests/fuzz/seed.py [TARGET...]   # only these targets' seeds
 """
@@ -223,6 +225,70 @@ def frames(corpus, rows, out):
     for lt in (0, 1, 9, 12, 14, 50, 101, 104, 105, 108, 113, 127, 192, 228, 229, 239, 242, 276):
         out.add('lt%d-empty' % lt, struct.pack('<I', lt))
         out.add('lt%d-1byte' % lt, struct.pack('<I', lt) + b'\x45')
+
+
+# fuzz_flow's link type table (its 4-bit index) and input layout.
+FLOW_LINKS = [1, 101, 228, 229, 113, 276, 0, 12, 14, 108, 9, 50, 104, 105, 239, 147]
+FLOW_MAX = 4096
+FLOW_UNITS = (1, 1000, 100000, 1000000)   # microseconds per unit of the time step
+
+
+def flow_record(data, lt_index, step_us, flags=0, extra=0):
+    unit = 0
+    while unit < 3 and step_us > 255 * FLOW_UNITS[unit]:
+        unit += 1
+    step = min(255, step_us // FLOW_UNITS[unit])
+    h0 = lt_index | flags | unit << 6
+    return struct.pack('<BBHB', h0, step, len(data), min(255, extra)) + data
+
+
+def flows(corpus, rows, out):
+    """Packet sequences from the start of real captures, for fuzz_flow: the
+    smallest capture of every (link type, content tags), its first records
+    (frames cut to 1500 bytes) up to 4 KiB, once as one capture and once
+    cut into three captures, the third one of a new indexing run."""
+    best = {}
+    for r in rows:
+        if r['tshark_read'] != 'ok' or r['format'] not in ('pcap', 'pcapng'):
+            continue
+        lts = set(linktypes(r['linktypes']))
+        if len(lts) != 1 or next(iter(lts)) not in FLOW_LINKS:
+            continue
+        key = (next(iter(lts)), r['content_tags'])
+        cand = (int(r['bytes']), r['path'], r)
+        if key not in best or cand[:2] < best[key][:2]:
+            best[key] = cand
+    for key in sorted(best):
+        _, path, r = best[key]
+        lt = FLOW_LINKS.index(key[0])
+        p = os.path.join(corpus, r['oracle_offsets'])
+        recs = []
+        with open(p) as f:
+            next(f)
+            for line in f:
+                c = line.rstrip('\n').split('\t')
+                if c[5] and c[4]:
+                    recs.append((int(c[5]), int(c[2]), int(c[3]), float(c[4])))
+        if len(recs) < 2:
+            continue
+        with open(os.path.join(corpus, path), 'rb') as f:
+            data = f.read()
+        frames, size = [], 1
+        for off, caplen, origlen, ts in recs:
+            frame = data[off:off + min(caplen, 1500)]
+            if size + 5 + len(frame) > FLOW_MAX:
+                break
+            size += 5 + len(frame)
+            frames.append((frame, origlen - len(frame), ts))
+        n = len(frames)
+        for name, cuts in (('', {}), ('.cut', {n // 3: 0x10, 2 * n // 3: 0x20})):
+            body = bytearray([0x1a])   # 128-byte segments, 24 s idle timeout
+            prev = frames[0][2]
+            for i, (frame, extra, ts) in enumerate(frames):
+                step = max(0, int(round((ts - prev) * 1e6)))
+                prev = max(prev, ts)
+                body += flow_record(frame, lt, step, cuts.get(i, 0) if i else 0, extra)
+            out.add('lt%d-%s%s' % (key[0], short_name(path), name), bytes(body))
 
 
 def c_strings(text):
@@ -533,7 +599,8 @@ def main():
                      ('query', queries),
                      ('offsets', offsets),
                      ('rollup', rollup),
-                     ('zstd', lambda o: compressed(a.corpus, rows, o))):
+                     ('zstd', lambda o: compressed(a.corpus, rows, o)),
+                     ('flow', lambda o: flows(a.corpus, rows, o))):
         if a.targets and name not in a.targets:
             continue
         o = Out(os.path.join(a.out, name))

@@ -116,6 +116,18 @@ static int is_ported(int proto)
     return proto == 6 || proto == 17 || proto == 132 || proto == 1 || proto == 58;
 }
 
+/* The columns lib/index.c's update_counts writes. */
+static void copy_counts(pdx_flow *d, const pdx_flow *f)
+{
+    d->last_ns = f->last_ns;
+    memcpy(d->pk, f->pk, sizeof(d->pk));
+    memcpy(d->by, f->by, sizeof(d->by));
+    d->tcp_flags = f->tcp_flags;
+    d->end_reason = f->end_reason;
+    d->state = f->state;
+    d->last_capture = f->last_capture;
+}
+
 /* What a later run reads back of f: the columns lib/index.c writes, turned
  * back into a pdx_flow the way pdx_index_load_live does.  A row stored
  * before whose first_ns did not move gets only its counters updated. */
@@ -132,17 +144,10 @@ static int put_flow(void *ctx, const pdx_flow *f)
     }
     row *r = &s->rows[f->id];
     pdx_flow *d = &r->f;
-    if (f->stored) {
+    if (f->stored)
         FUZZ_CHECK(r->used);
-    }
     if (f->stored && !f->first_moved) {
-        d->last_ns = f->last_ns;
-        memcpy(d->pk, f->pk, sizeof(d->pk));
-        memcpy(d->by, f->by, sizeof(d->by));
-        d->tcp_flags = f->tcp_flags;
-        d->end_reason = f->end_reason;
-        d->state = f->state;
-        d->last_capture = f->last_capture;
+        copy_counts(d, f);
         return 0;
     }
     int ip = f->kind != PDX_KIND_L2;
@@ -177,14 +182,8 @@ static int put_flow(void *ctx, const pdx_flow *f)
         d->vni = f->vni;
     }
     d->first_ns = f->first_ns;
-    d->last_ns = f->last_ns;
-    memcpy(d->pk, f->pk, sizeof(d->pk));
-    memcpy(d->by, f->by, sizeof(d->by));
-    d->tcp_flags = f->tcp_flags;
-    d->end_reason = f->end_reason;
-    d->state = f->state;
     d->first_capture = f->first_capture;
-    d->last_capture = f->last_capture;
+    copy_counts(d, f);
     return 0;
 }
 

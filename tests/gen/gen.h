@@ -272,6 +272,11 @@ void pdx_gen_out_commit(pdx_gen_out *o, uint32_t iface, int64_t ts_ns, size_t ca
 /* Copies a finished frame in as a record. */
 void pdx_gen_out_put(pdx_gen_out *o, uint32_t iface, int64_t ts_ns, const uint8_t *frame,
                      size_t caplen, size_t origlen);
+/* pcapng only: blocks of a local-use type that readers skip, at least n
+ * bytes in all, their bodies left as holes in the file: a capture past
+ * 4 GiB that takes no disk. */
+#define PDX_GEN_SPARSE_BLOCK UINT32_C(0x80000bad)
+void pdx_gen_out_sparse_blocks(pdx_gen_out *o, uint64_t n);
 /* Raw bytes (pcapng blocks the caller built). */
 void pdx_gen_out_raw(pdx_gen_out *o, const void *p, size_t n);
 /* The timestamp as the file will store it (microseconds unless nsec). */

@@ -33,6 +33,25 @@ void pdx_gen_out_raw(pdx_gen_out *o, const void *p, size_t n)
     o->total += n;
 }
 
+void pdx_gen_out_sparse_blocks(pdx_gen_out *o, uint64_t n)
+{
+    while (n > 0) {
+        /* A block's length is 32 bits: at most 2 GiB each. */
+        uint32_t len = n > (UINT64_C(1) << 31) ? UINT32_C(1) << 31 : (uint32_t)n;
+        uint8_t b[8];
+        len = len < 12 ? 12 : len & ~UINT32_C(3);
+        pdx_gen_le32(b, PDX_GEN_SPARSE_BLOCK);
+        pdx_gen_le32(b + 4, len);
+        pdx_gen_out_raw(o, b, 8);
+        pdx_gen_out_flush(o);
+        if (lseek(o->fd, (off_t)len - 12, SEEK_CUR) < 0)
+            pdx_gen_die("%s: lseek: %s", o->path, strerror(errno));
+        o->total += len - 12;
+        pdx_gen_out_raw(o, b + 4, 4);
+        n = n > len ? n - len : 0;
+    }
+}
+
 static void put_idb(pdx_gen_out *o, uint32_t dlt, int nsec)
 {
     uint8_t b[32];

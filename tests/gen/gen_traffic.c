@@ -308,6 +308,7 @@ int pdx_gen_cmd_traffic(int argc, char **argv)
 {
     const char *out_path = NULL, *truth_path = NULL;
     uint64_t max_bytes = 0, max_packets = 0, conc = 2000, seed = 1, pps = 10000, v6pct = 10;
+    uint64_t gap = 0;
     int format = PDX_GEN_FMT_PCAP, nsec = 0, link = PDX_GEN_ETH;
     int64_t ts = 1700000000LL * 1000000000LL;
     tgen g;
@@ -337,6 +338,8 @@ int pdx_gen_cmd_traffic(int argc, char **argv)
             bad = pdx_gen_parse_u64(pdx_gen_optarg(argc, argv, &i), &v6pct) || v6pct > 100;
         else if (strcmp(a, "--start") == 0)
             bad = pdx_gen_parse_epoch(pdx_gen_optarg(argc, argv, &i), &ts);
+        else if (strcmp(a, "--sparse-gap") == 0)
+            bad = pdx_gen_parse_size(pdx_gen_optarg(argc, argv, &i), &gap) || gap == 0;
         else if (strcmp(a, "--nsec") == 0)
             nsec = 1;
         else if (strcmp(a, "--format") == 0) {
@@ -359,6 +362,10 @@ int pdx_gen_cmd_traffic(int argc, char **argv)
         pdx_gen_usage();
     if (max_bytes == 0 && max_packets == 0)
         max_packets = 100000;
+    if (gap && (format != PDX_GEN_FMT_PCAPNG || max_packets == 0)) {
+        fprintf(stderr, "pcapgen traffic: --sparse-gap needs --format pcapng and --packets\n");
+        pdx_gen_usage();
+    }
     if (link == PDX_GEN_IPV4)
         v6pct = 0;
     if (link == PDX_GEN_IPV6)
@@ -419,6 +426,8 @@ int pdx_gen_cmd_traffic(int argc, char **argv)
         }
         if (max_packets && ++npk >= max_packets)
             break;
+        if (gap && npk == max_packets / 2)
+            pdx_gen_out_sparse_blocks(&o, gap);
     }
     pdx_gen_out_close(&o);
     if (g.want_truth) {

@@ -6,13 +6,49 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pdx.h"
+
 const char *pdx_cli_prog = "pcapdex";
 
+/* A message is one line, whatever it quotes: a path or a value read from
+ * the index can hold any byte, so control characters other than tab are
+ * written as \n, \r or \xHH.  The line goes out in one write. */
 static void vmsg(const char *kind, const char *fmt, va_list ap)
 {
-    fprintf(stderr, "%s: %s", pdx_cli_prog, kind);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    char small[1024], *text = small;
+    va_list aq;
+    va_copy(aq, ap);
+    int n = vsnprintf(small, sizeof(small), fmt, ap);
+    if (n >= (int)sizeof(small) && (text = malloc((size_t)n + 1)) != NULL)
+        vsnprintf(text, (size_t)n + 1, fmt, aq);
+    va_end(aq);
+    if (text == NULL)
+        text = small; /* out of memory: the message cut to its first 1023 bytes */
+    if (n < 0)
+        snprintf(small, sizeof(small), "%s", fmt);
+
+    pdx_strbuf line = {NULL, 0, 0, 0};
+    pdx_sb_putn(&line, pdx_cli_prog, strlen(pdx_cli_prog));
+    pdx_sb_putn(&line, ": ", 2);
+    pdx_sb_putn(&line, kind, strlen(kind));
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        static const char hex[] = "0123456789abcdef";
+        char esc[4] = {'\\', 'x', hex[*p >> 4], hex[*p & 15]};
+        if ((*p >= 0x20 && *p != 0x7f) || *p == '\t')
+            pdx_sb_putn(&line, (const char *)p, 1);
+        else if (*p == '\n' || *p == '\r')
+            pdx_sb_putn(&line, *p == '\n' ? "\\n" : "\\r", 2);
+        else
+            pdx_sb_putn(&line, esc, 4);
+    }
+    pdx_sb_putn(&line, "\n", 1);
+    if (line.oom)
+        fprintf(stderr, "%s: %s%s\n", pdx_cli_prog, kind, text);
+    else
+        fwrite(line.p, 1, line.len, stderr);
+    free(line.p);
+    if (text != small)
+        free(text);
 }
 
 void pdx_cli_error(const char *fmt, ...)

@@ -480,11 +480,28 @@ static fval v_col_int(sqlite3_stmt *st, int col)
                                                        : v_int(sqlite3_column_int64(st, col));
 }
 
-static void row_values(sqlite3_stmt *st, rowbufs *bf, fval v[NFIELDS])
+/* A flow's packets and bytes, both directions summed.  Whatever the
+ * counters hold is printed, but a sum past int64 only a damaged index can
+ * hold: PDX_EDB. */
+static int flow_totals(sqlite3_stmt *st, int64_t *packets, int64_t *bytes, char *err)
+{
+    if (__builtin_add_overflow(sqlite3_column_int64(st, C_SPKTS), sqlite3_column_int64(st, C_DPKTS),
+                               packets) ||
+        __builtin_add_overflow(sqlite3_column_int64(st, C_SBYTES), sqlite3_column_int64(st, C_DBYTES),
+                               bytes))
+        return pdx_errf(err, PDX_EDB, "flow %lld: its packet or byte counters add up to more than "
+                        "an int64: the index is corrupt", (long long)sqlite3_column_int64(st, C_ID));
+    return PDX_OK;
+}
+
+static int row_values(sqlite3_stmt *st, rowbufs *bf, fval v[NFIELDS], char *err)
 {
     int64_t first = sqlite3_column_int64(st, C_FIRST), last = sqlite3_column_int64(st, C_LAST);
     int64_t sp = sqlite3_column_int64(st, C_SPKTS), sb = sqlite3_column_int64(st, C_SBYTES);
     int64_t dp = sqlite3_column_int64(st, C_DPKTS), db = sqlite3_column_int64(st, C_DBYTES);
+    int64_t packets, bytes;
+    if (flow_totals(st, &packets, &bytes, err) < 0)
+        return PDX_EDB;
     const char *end = (const char *)sqlite3_column_text(st, C_END);
     v[0] = v_int(sqlite3_column_int64(st, C_ID));
     v[1] = v_str(proto_name(sqlite3_column_type(st, C_PROTO) == SQLITE_NULL,
@@ -499,8 +516,8 @@ static void row_values(sqlite3_stmt *st, rowbufs *bf, fval v[NFIELDS])
     v[8] = v_str(pdx_time_format(last, bf->last, sizeof(bf->last)));
     v[9] = v_int(first);
     v[10] = v_int(last);
-    v[11] = v_int(sp + dp);
-    v[12] = v_int(sb + db);
+    v[11] = v_int(packets);
+    v[12] = v_int(bytes);
     v[13] = v_int(sp);
     v[14] = v_int(sb);
     v[15] = v_int(dp);
@@ -508,6 +525,7 @@ static void row_values(sqlite3_stmt *st, rowbufs *bf, fval v[NFIELDS])
     v[17] = v_int(sqlite3_column_int(st, C_FLAGS));
     v[18] = v_str(end != NULL ? end : "");
     v[19] = v_str((const char *)sqlite3_column_text(st, C_CID));
+    return PDX_OK;
 }
 
 static void emit_path_json(void *ctx, const char *path)
@@ -534,7 +552,8 @@ static int print_row(lister *l, sqlite3_stmt *st, int json, char *err)
     rowbufs bf;
     fval v[NFIELDS];
     strbuf *b = &l->out;
-    row_values(st, &bf, v);
+    if (row_values(st, &bf, v, err) < 0)
+        return PDX_EDB;
     if (json)
         sb_putc(b, '{');
     for (int i = 0; i < NFIELDS; i++) {
@@ -576,11 +595,14 @@ static int print_row(lister *l, sqlite3_stmt *st, int json, char *err)
     return rc;
 }
 
-static void table_cells(sqlite3_stmt *st, trow *r)
+static int table_cells(sqlite3_stmt *st, trow *r, char *err)
 {
     char pbuf[24], a[PDX_ADDR_STRLEN];
     const char *s;
     int64_t first = sqlite3_column_int64(st, C_FIRST), last = sqlite3_column_int64(st, C_LAST);
+    int64_t packets, bytes, duration;
+    if (flow_totals(st, &packets, &bytes, err) < 0)
+        return PDX_EDB;
 
     snprintf(r->cell[0], TCELL, "%" PRId64, (int64_t)sqlite3_column_int64(st, C_ID));
     snprintf(r->cell[1], TCELL, "%s",
@@ -600,13 +622,15 @@ static void table_cells(sqlite3_stmt *st, trow *r)
     else
         snprintf(r->cell[5], TCELL, "%d", sqlite3_column_int(st, C_DPORT));
     fmt_time_us(first, r->cell[6], TCELL);
-    fmt_duration(last - first, r->cell[7], TCELL);
-    snprintf(r->cell[8], TCELL, "%" PRId64,
-             (int64_t)(sqlite3_column_int64(st, C_SPKTS) + sqlite3_column_int64(st, C_DPKTS)));
-    snprintf(r->cell[9], TCELL, "%" PRId64,
-             (int64_t)(sqlite3_column_int64(st, C_SBYTES) + sqlite3_column_int64(st, C_DBYTES)));
+    if (__builtin_sub_overflow(last, first, &duration))
+        snprintf(r->cell[7], TCELL, "?"); /* times at the ends of the range */
+    else
+        fmt_duration(duration, r->cell[7], TCELL);
+    snprintf(r->cell[8], TCELL, "%" PRId64, packets);
+    snprintf(r->cell[9], TCELL, "%" PRId64, bytes);
     s = (const char *)sqlite3_column_text(st, C_END);
     snprintf(r->cell[10], TCELL, "%s", s != NULL ? s : "");
+    return PDX_OK;
 }
 
 /* One table line of n cells; the last column is not padded. */
@@ -649,11 +673,12 @@ static void table_flush_batch(lister *l)
     l->widths_fixed = 1;
 }
 
-static int print_table_row(lister *l, sqlite3_stmt *st)
+static int print_table_row(lister *l, sqlite3_stmt *st, char *err)
 {
     if (l->widths_fixed) {
         trow r;
-        table_cells(st, &r);
+        if (table_cells(st, &r, err) < 0)
+            return PDX_EDB;
         table_row_out(l, &r);
         return PDX_OK;
     }
@@ -662,7 +687,9 @@ static int print_table_row(lister *l, sqlite3_stmt *st)
         if (l->batch == NULL)
             return PDX_ENOMEM;
     }
-    table_cells(st, &l->batch[l->nbatch++]);
+    if (table_cells(st, &l->batch[l->nbatch], err) < 0)
+        return PDX_EDB;
+    l->nbatch++;
     if (l->nbatch == TABLE_BATCH)
         table_flush_batch(l);
     return PDX_OK;
@@ -873,7 +900,7 @@ static int run_list(options *o, sqlite3 *db, const pdx_select *s, const char *db
         rows++;
         int r;
         if (o->format == FMT_TABLE)
-            r = print_table_row(&l, st);
+            r = print_table_row(&l, st, err);
         else
             r = print_row(&l, st, o->format == FMT_JSON, err);
         if (r == PDX_ENOMEM) {

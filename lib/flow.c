@@ -466,6 +466,14 @@ int pdx_flowtab_adopt(pdx_flowtab *t, const pdx_flow *src)
     f->wpk = f->pk[0] + f->pk[1];
     f->wby = f->by[0] + f->by[1];
     pdx_flow_make_key(f);
+    /* The table holds one flow per key: a second live flow with the same
+     * key would replace the first in the hash while the first stays in its
+     * idle list (unhash() then searches for it forever, and the first is
+     * never freed).  Only a damaged index holds two. */
+    if (find_slot(t, &f->key, f->hash)->f != NULL) {
+        flow_free(f);
+        return PDX_ECORRUPT;
+    }
     if (f->last_ns > t->now)
         t->now = f->last_ns;
     if (f->id >= t->next_id)

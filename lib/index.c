@@ -880,6 +880,11 @@ int pdx_index_load_live(pdx_index *ix, int (*cb)(void *ctx, const pdx_flow *f), 
         f.last_capture = sqlite3_column_int64(st, 28);
         if ((rc = cb(ctx, &f)) < 0) {
             sqlite3_finalize(st);
+            if (rc == PDX_ECORRUPT)
+                return pdx_errf(errbuf, PDX_EDB,
+                                "cannot take up flow %lld: another live flow has its key (addresses, "
+                                "ports, protocol): the index is corrupt",
+                                (long long)f.id);
             return pdx_errf(errbuf, rc, "cannot take up flow %lld", (long long)f.id);
         }
     }

@@ -340,6 +340,35 @@ static void adopted_flow_continues(void)
     pdx_flowtab_free(t);
 }
 
+/* A damaged index can hold two live flows with one key: the second is
+ * refused (the table would lose track of the first). */
+static void adopt_refuses_a_clash(void)
+{
+    recorder r;
+    pdx_flowtab *t = table(&r, 0);
+    pdx_flow f;
+    memset(&f, 0, sizeof(f));
+    pdx_pkt a = tcp(1, 0x10);
+    f.id = 41;
+    f.kind = PDX_KIND_IP4;
+    f.proto = 6;
+    memcpy(f.src, a.src, 16);
+    memcpy(f.dst, a.dst, 16);
+    f.sport = 40000;
+    f.dport = 80;
+    f.first_ns = f.last_ns = SEC;
+    f.state = PDX_FS_LIVE;
+    f.vlan = f.vlan_inner = -1;
+    CHECK_EQ(pdx_flowtab_adopt(t, &f), 0);
+    f.id = 42;
+    CHECK_EQ(pdx_flowtab_adopt(t, &f), PDX_ECORRUPT);
+    CHECK_EQ(pdx_flowtab_live(t), 1);
+    CHECK_EQ(pdx_flowtab_next_id(t), 42);
+    /* The first flow still ends and is freed normally. */
+    CHECK_EQ(pdx_flowtab_end_capture(t, 7), 0);
+    pdx_flowtab_free(t);
+}
+
 static void many_flows_grow_and_expire(void)
 {
     pdx_flow_cfg cfg;
@@ -442,6 +471,7 @@ const pdx_test pdx_suite_flow[] = {
     {"l2_flows_by_mac_pair", l2_flows_by_mac_pair},
     {"segments_split_and_captures", segments_split_and_captures},
     {"adopted_flow_continues", adopted_flow_continues},
+    {"adopt_refuses_a_clash", adopt_refuses_a_clash},
     {"many_flows_grow_and_expire", many_flows_grow_and_expire},
     {"community_id_vectors", community_id_vectors},
     {"keyed_path_equals_plain", keyed_path_equals_plain},

@@ -121,7 +121,7 @@ void pdx_flowtab_free(pdx_flowtab *t);
 /* Takes up a flow stored by an earlier run (state has PDX_FS_LIVE).  The
  * table copies *f.  Flows must be adopted in order of last_ns, so that the
  * idle lists stay sorted.  0, PDX_ENOMEM, or PDX_ECORRUPT when the table
- * already holds a flow with f's key (nothing taken). */
+ * already holds a flow with f's key or f's ID is INT64_MAX (nothing taken). */
 int pdx_flowtab_adopt(pdx_flowtab *t, const pdx_flow *f);
 
 /*

@@ -800,13 +800,21 @@ int pdx_index_put_segment(void *ctx, const pdx_flow *f)
     return PDX_OK;
 }
 
-static int max_id(pdx_index *ix, const char *sql, int64_t *out, char *errbuf)
+/* IDs count up from 1; one past this bound, a run could overflow int64
+ * handing out new ones, and only a damaged index gets there. */
+#define MAX_ID_STORED (INT64_MAX / 2)
+
+static int max_id(pdx_index *ix, const char *sql, const char *what, int64_t *out, char *errbuf)
 {
     int64_t v = 0;
     int rc = query_int(ix, sql, &v, errbuf);
-    if (rc == PDX_OK)
-        *out = v;
-    return rc;
+    if (rc < 0)
+        return rc;
+    if (v > MAX_ID_STORED)
+        return pdx_errf(errbuf, PDX_EDB, "the largest %s ID is %lld, more than pcapdex ever hands "
+                        "out: the index is corrupt", what, (long long)v);
+    *out = v;
+    return PDX_OK;
 }
 
 int pdx_index_max_flow_id(pdx_index *ix, int64_t *out, char *errbuf)
@@ -814,12 +822,12 @@ int pdx_index_max_flow_id(pdx_index *ix, int64_t *out, char *errbuf)
     int rc = flush_flows(ix, errbuf);
     if (rc < 0)
         return rc;
-    return max_id(ix, "SELECT max(id) FROM flows", out, errbuf);
+    return max_id(ix, "SELECT max(id) FROM flows", "flow", out, errbuf);
 }
 
 int pdx_index_max_capture_id(pdx_index *ix, int64_t *out, char *errbuf)
 {
-    return max_id(ix, "SELECT max(id) FROM captures", out, errbuf);
+    return max_id(ix, "SELECT max(id) FROM captures", "capture", out, errbuf);
 }
 
 static void blob16(sqlite3_stmt *st, int col, uint8_t out[16])
@@ -883,7 +891,7 @@ int pdx_index_load_live(pdx_index *ix, int (*cb)(void *ctx, const pdx_flow *f), 
             if (rc == PDX_ECORRUPT)
                 return pdx_errf(errbuf, PDX_EDB,
                                 "cannot take up flow %lld: another live flow has its key (addresses, "
-                                "ports, protocol): the index is corrupt",
+                                "ports, protocol), or its ID is too large: the index is corrupt",
                                 (long long)f.id);
             return pdx_errf(errbuf, rc, "cannot take up flow %lld", (long long)f.id);
         }

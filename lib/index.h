@@ -110,7 +110,8 @@ int pdx_index_put_segment(void *ix, const pdx_flow *f);
 struct pdx_rollup_run;
 int pdx_index_put_rollup(pdx_index *ix, int64_t capture_id, const struct pdx_rollup_run *run);
 
-/* Largest flow ID stored, 0 when none. */
+/* Largest flow ID stored, 0 when none; PDX_EDB when it is beyond any ID
+ * pcapdex hands out (INT64_MAX / 2), which only a damaged index holds. */
 int pdx_index_max_flow_id(pdx_index *ix, int64_t *out, char *errbuf);
 int pdx_index_max_capture_id(pdx_index *ix, int64_t *out, char *errbuf);
 

@@ -341,7 +341,8 @@ static void adopted_flow_continues(void)
 }
 
 /* A damaged index can hold two live flows with one key: the second is
- * refused (the table would lose track of the first). */
+ * refused (the table would lose track of the first), and so is an ID that
+ * leaves none for the next flow. */
 static void adopt_refuses_a_clash(void)
 {
     recorder r;
@@ -363,6 +364,9 @@ static void adopt_refuses_a_clash(void)
     f.id = 42;
     CHECK_EQ(pdx_flowtab_adopt(t, &f), PDX_ECORRUPT);
     CHECK_EQ(pdx_flowtab_live(t), 1);
+    f.sport = 40001;
+    f.id = INT64_MAX;
+    CHECK_EQ(pdx_flowtab_adopt(t, &f), PDX_ECORRUPT);
     CHECK_EQ(pdx_flowtab_next_id(t), 42);
     /* The first flow still ends and is freed normally. */
     CHECK_EQ(pdx_flowtab_end_capture(t, 7), 0);

@@ -109,6 +109,47 @@ static int table_exists(pdx_index *ix, const char *name, int *exists, char *errb
     return PDX_OK;
 }
 
+/* The tables pcapdex reads, and the schema version that made each. */
+static const struct {
+    const char *name;
+    int since;
+} known_tables[] = {
+    {"meta", 1}, {"captures", 1}, {"sections", 1}, {"interfaces", 1},
+    {"flows", 1}, {"packets", 1}, {"rollups", 3},
+};
+
+/* Each table of ix->version must be a table: a view of that name (or a
+ * virtual table) could return anything, or never finish (a recursive one). */
+static int check_tables(pdx_index *ix, const char *path, char *errbuf)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = PDX_OK;
+    if (sqlite3_prepare_v2(ix->db, "SELECT type, rootpage FROM sqlite_master WHERE name=?1", -1, &st,
+                           NULL) != SQLITE_OK)
+        return dberr(ix, errbuf, "prepare");
+    for (size_t i = 0; i < PDX_ARRAY_LEN(known_tables) && rc == PDX_OK; i++) {
+        if (known_tables[i].since > ix->version)
+            continue;
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 1, known_tables[i].name, -1, SQLITE_STATIC);
+        int r = sqlite3_step(st);
+        const unsigned char *type = r == SQLITE_ROW ? sqlite3_column_text(st, 0) : NULL;
+        if (r != SQLITE_ROW && r != SQLITE_DONE)
+            rc = pdx_errf(errbuf, PDX_EDB, "%s: read schema: %s", path, sqlite3_errmsg(ix->db));
+        else if (r == SQLITE_DONE)
+            rc = pdx_errf(errbuf, PDX_EDB, "%s: not a pcapdex index: it has no table %s", path,
+                          known_tables[i].name);
+        else if (type == NULL || strcmp((const char *)type, "table") != 0 ||
+                 sqlite3_column_int64(st, 1) <= 0)
+            rc = pdx_errf(errbuf, PDX_EDB, "%s: not a pcapdex index: %s is a %s, not a table", path,
+                          known_tables[i].name,
+                          type != NULL && strcmp((const char *)type, "table") != 0 ? (const char *)type
+                                                                                    : "virtual table");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
 /* Checks that the database is empty or a pcapdex index; sets ix->version. */
 static int check_ours(pdx_index *ix, const char *path, char *errbuf)
 {
@@ -142,7 +183,7 @@ static int check_ours(pdx_index *ix, const char *path, char *errbuf)
                         "%s: index schema version %lld is newer than this pcapdex (%d)", path,
                         (long long)uv, latest_version());
     ix->version = (int)uv;
-    return PDX_OK;
+    return check_tables(ix, path, errbuf);
 }
 
 static int migrate(pdx_index *ix, const char *path, char *errbuf)

@@ -46,6 +46,66 @@ typedef struct caprow {
     int complete;      /* read to its end (status 'complete') */
 } caprow;
 
+/* Copies text column col into buf (len bytes); NULL is "". */
+static void text_col(sqlite3_stmt *st, int col, char *buf, size_t len)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    snprintf(buf, len, "%s", t ? (const char *)t : "");
+}
+
+/* The columns the carver relies on, checked: the path must be one this
+ * file system could hold (absolute; a relative one would be looked up in
+ * the current directory, a longer one cut), the format fields ones the
+ * record parser knows.  Anything else means a damaged index: PDX_EDB. */
+static int check_row(sqlite3_stmt *st, int64_t id, caprow *r, char *errbuf)
+{
+    char row[48];
+    const char *path;
+    int64_t v;
+    int rc;
+    snprintf(row, sizeof(row), "capture %lld", (long long)id);
+    if ((rc = pdx_index_col_text(st, 0, sizeof(r->path), &path, row, errbuf)) < 0)
+        return rc;
+    if (path[0] != '/')
+        return pdx_errf(errbuf, PDX_EDB, "%s: path '%s' is not absolute", row, path);
+    snprintf(r->path, sizeof(r->path), "%s", path);
+    if ((rc = pdx_index_col_int(st, 1, 0, INT64_MAX, 0, &v, row, errbuf)) < 0)
+        return rc;
+    r->size = (uint64_t)v;
+    if ((rc = pdx_index_col_int(st, 2, INT64_MIN, INT64_MAX, 0, &r->mtime_ns, row, errbuf)) < 0)
+        return rc;
+    text_col(st, 3, r->fingerprint, sizeof(r->fingerprint));
+    text_col(st, 4, r->format, sizeof(r->format));
+    text_col(st, 5, r->byte_order, sizeof(r->byte_order));
+    text_col(st, 6, r->version, sizeof(r->version));
+    text_col(st, 7, r->res, sizeof(r->res));
+    if (strcmp(r->byte_order, "le") != 0 && strcmp(r->byte_order, "be") != 0)
+        return pdx_errf(errbuf, PDX_EDB, "%s: byte_order is '%s', not le or be", row, r->byte_order);
+    if ((rc = pdx_index_col_int(st, 8, 0, UINT32_MAX, 0, &v, row, errbuf)) < 0)
+        return rc;
+    r->snaplen = (uint32_t)v;
+    if ((rc = pdx_index_col_int(st, 9, 0, UINT32_MAX, 0, &v, row, errbuf)) < 0)
+        return rc;
+    r->hdrlen = (uint32_t)v;
+    if (strcmp(r->format, "pcap") == 0 && r->hdrlen != 16 && r->hdrlen != 24)
+        return pdx_errf(errbuf, PDX_EDB, "%s: pcap_hdrlen is %u, not 16 or 24", row, r->hdrlen);
+    if ((rc = pdx_index_col_int(st, 10, 0, 2, 0, &v, row, errbuf)) < 0)
+        return rc;
+    r->swapped = (int)v;
+    r->first_ns = sqlite3_column_type(st, 11) == SQLITE_NULL ? INT64_MAX : sqlite3_column_int64(st, 11);
+    const char *comp = (const char *)sqlite3_column_text(st, 12);
+    r->compression = pdx_comp_parse(comp);
+    if (comp == NULL || strcmp(comp, pdx_comp_name(r->compression)) != 0)
+        return pdx_errf(errbuf, PDX_EDB, "%s: compression is %s%s%s, not none, zstd or gzip", row,
+                        comp ? "'" : "", comp ? comp : "NULL", comp ? "'" : "");
+    if ((rc = pdx_index_col_int(st, 13, 0, INT64_MAX, 1, &v, row, errbuf)) < 0)
+        return rc;
+    r->raw_size = (uint64_t)v;
+    r->complete = sqlite3_column_text(st, 14) != NULL &&
+                  strcmp((const char *)sqlite3_column_text(st, 14), "complete") == 0;
+    return PDX_OK;
+}
+
 static int load_row(pdx_index *ix, int64_t id, caprow *r, char *errbuf)
 {
     sqlite3_stmt *st = NULL;
@@ -64,26 +124,9 @@ static int load_row(pdx_index *ix, int64_t id, caprow *r, char *errbuf)
             return pdx_errf(errbuf, PDX_EDB, "the index has no capture %lld", (long long)id);
         return pdx_errf(errbuf, PDX_EDB, "read capture %lld: %s", (long long)id, sqlite3_errmsg(db));
     }
-#define TXT(col) (sqlite3_column_text(st, col) ? (const char *)sqlite3_column_text(st, col) : "")
-    snprintf(r->path, sizeof(r->path), "%s", TXT(0));
-    r->size = (uint64_t)sqlite3_column_int64(st, 1);
-    r->mtime_ns = sqlite3_column_int64(st, 2);
-    snprintf(r->fingerprint, sizeof(r->fingerprint), "%s", TXT(3));
-    snprintf(r->format, sizeof(r->format), "%s", TXT(4));
-    snprintf(r->byte_order, sizeof(r->byte_order), "%s", TXT(5));
-    snprintf(r->version, sizeof(r->version), "%s", TXT(6));
-    snprintf(r->res, sizeof(r->res), "%s", TXT(7));
-#undef TXT
-    r->snaplen = (uint32_t)sqlite3_column_int64(st, 8);
-    r->hdrlen = (uint32_t)sqlite3_column_int64(st, 9);
-    r->swapped = sqlite3_column_int(st, 10);
-    r->first_ns = sqlite3_column_type(st, 11) == SQLITE_NULL ? INT64_MAX : sqlite3_column_int64(st, 11);
-    r->compression = pdx_comp_parse((const char *)sqlite3_column_text(st, 12));
-    r->raw_size = (uint64_t)sqlite3_column_int64(st, 13);
-    r->complete = sqlite3_column_text(st, 14) != NULL &&
-                  strcmp((const char *)sqlite3_column_text(st, 14), "complete") == 0;
+    rc = check_row(st, id, r, errbuf);
     sqlite3_finalize(st);
-    return PDX_OK;
+    return rc;
 }
 
 /* Present and unchanged?  Leaves the open descriptor in *fdp when asked. */
@@ -147,6 +190,9 @@ static int load_tables(pdx_index *ix, pdx_capfile *cf, const caprow *r, char *er
     else
         return pdx_errf(errbuf, PDX_EDB, "capture %lld: unknown format '%s'", (long long)cf->id,
                         r->format);
+    if (in->format != PDX_FMT_PCAPNG && strcmp(r->res, "us") != 0 && strcmp(r->res, "ns") != 0)
+        return pdx_errf(errbuf, PDX_EDB, "capture %lld: ts_resolution is '%s', not us or ns",
+                        (long long)cf->id, r->res);
     in->big_endian = strcmp(r->byte_order, "be") == 0;
     unsigned maj = 0, min = 0;
     sscanf(r->version, "%u.%u", &maj, &min);
@@ -175,24 +221,40 @@ static int load_tables(pdx_index *ix, pdx_capfile *cf, const caprow *r, char *er
         return pdx_errf(errbuf, PDX_EDB, "prepare: %s", sqlite3_errmsg(db));
     sqlite3_bind_int64(st, 1, cf->id);
     size_t i = 0;
+    char row[64];
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && i < (size_t)n) {
         pdx_iface *f = &in->ifaces[i];
-        if (sqlite3_column_int64(st, 0) != (int64_t)i) {
+        int64_t v[6];
+        if (sqlite3_column_type(st, 0) != SQLITE_INTEGER || sqlite3_column_int64(st, 0) != (int64_t)i) {
             sqlite3_finalize(st);
             return pdx_errf(errbuf, PDX_EDB, "capture %lld: interfaces are not numbered 0..%lld",
                             (long long)cf->id, (long long)n - 1);
         }
-        f->section = (uint32_t)sqlite3_column_int64(st, 1);
-        f->if_local = (uint32_t)sqlite3_column_int64(st, 2);
-        f->linktype = (uint32_t)sqlite3_column_int64(st, 3);
-        f->snaplen = (uint32_t)sqlite3_column_int64(st, 4);
-        f->tsresol = (uint8_t)sqlite3_column_int(st, 5);
-        f->tsoffset_s = sqlite3_column_int64(st, 6);
+        snprintf(row, sizeof(row), "capture %lld, interface %zu", (long long)cf->id, i);
+        for (int k = 0; k < 5; k++)
+            if ((rc = pdx_index_col_int(st, 1 + k, 0, k == 4 ? UINT8_MAX : UINT32_MAX, 0, &v[k], row,
+                                        errbuf)) < 0) {
+                sqlite3_finalize(st);
+                return rc;
+            }
+        if ((rc = pdx_index_col_int(st, 6, INT64_MIN, INT64_MAX, 0, &v[5], row, errbuf)) < 0) {
+            sqlite3_finalize(st);
+            return rc;
+        }
+        f->section = (uint32_t)v[0];
+        f->if_local = (uint32_t)v[1];
+        f->linktype = (uint32_t)v[2];
+        f->snaplen = (uint32_t)v[3];
+        f->tsresol = (uint8_t)v[4];
+        f->tsoffset_s = v[5];
         const unsigned char *nm = sqlite3_column_text(st, 7);
         snprintf(f->name, sizeof(f->name), "%s", nm ? (const char *)nm : "");
         i++;
     }
     sqlite3_finalize(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return pdx_errf(errbuf, PDX_EDB, "capture %lld: reading interfaces: %s", (long long)cf->id,
+                        sqlite3_errmsg(db));
     in->n_ifaces = i;
 
     if (sqlite3_prepare_v2(db, "SELECT count(*) FROM sections WHERE capture_id=?1", -1, &st, NULL) !=
@@ -212,15 +274,33 @@ static int load_tables(pdx_index *ix, pdx_capfile *cf, const caprow *r, char *er
                            -1, &st, NULL) != SQLITE_OK)
         return pdx_errf(errbuf, PDX_EDB, "prepare: %s", sqlite3_errmsg(db));
     sqlite3_bind_int64(st, 1, cf->id);
+    /* Sections start in file order, the first at offset 0, and number
+     * their interfaces in order: the record parser looks a section up by
+     * offset and its interfaces by these bounds. */
     i = 0;
-    while (sqlite3_step(st) == SQLITE_ROW && i < (size_t)n) {
-        in->sections[i].offset = (uint64_t)sqlite3_column_int64(st, 0);
-        in->sections[i].big_endian = (uint32_t)sqlite3_column_int(st, 1);
-        in->sections[i].first_iface = (uint32_t)sqlite3_column_int64(st, 2);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && i < (size_t)n) {
+        int64_t v[3];
+        snprintf(row, sizeof(row), "capture %lld, section %zu", (long long)cf->id, i);
+        if ((rc = pdx_index_col_int(st, 0, i == 0 ? 0 : (int64_t)in->sections[i - 1].offset + 1,
+                                    i == 0 ? 0 : INT64_MAX, 0, &v[0], row, errbuf)) < 0 ||
+            (rc = pdx_index_col_int(st, 1, 0, 1, 0, &v[1], row, errbuf)) < 0 ||
+            (rc = pdx_index_col_int(st, 2, i == 0 ? 0 : in->sections[i - 1].first_iface,
+                                    (int64_t)in->n_ifaces, 0, &v[2], row, errbuf)) < 0) {
+            sqlite3_finalize(st);
+            return rc;
+        }
+        in->sections[i].offset = (uint64_t)v[0];
+        in->sections[i].big_endian = (uint32_t)v[1];
+        in->sections[i].first_iface = (uint32_t)v[2];
         i++;
     }
     sqlite3_finalize(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return pdx_errf(errbuf, PDX_EDB, "capture %lld: reading sections: %s", (long long)cf->id,
+                        sqlite3_errmsg(db));
     in->n_sections = i;
+    if (in->format == PDX_FMT_PCAPNG && i == 0)
+        return pdx_errf(errbuf, PDX_EDB, "capture %lld: no sections in the index", (long long)cf->id);
     return PDX_OK;
 }
 

@@ -993,6 +993,91 @@ out:
     return rc;
 }
 
+/* ---- checking what is read ------------------------------------------------------ */
+
+/* What a column holds, for a message: "NULL", "-1", "the real 1e+300",
+ * "'text'", "700 bytes of text", "a 7-byte blob". */
+static void describe(sqlite3_stmt *st, int col, char *buf, size_t len)
+{
+    /* The type first: asking for bytes would turn a number into text. */
+    const char *t;
+    switch (sqlite3_column_type(st, col)) {
+    case SQLITE_NULL: snprintf(buf, len, "NULL"); break;
+    case SQLITE_INTEGER: snprintf(buf, len, "%lld", (long long)sqlite3_column_int64(st, col)); break;
+    case SQLITE_FLOAT: snprintf(buf, len, "the real %g", sqlite3_column_double(st, col)); break;
+    case SQLITE_TEXT:
+        t = (const char *)sqlite3_column_text(st, col);
+        if (t != NULL && sqlite3_column_bytes(st, col) <= 32 &&
+            strlen(t) == (size_t)sqlite3_column_bytes(st, col))
+            snprintf(buf, len, "'%s'", t);
+        else
+            snprintf(buf, len, "%d bytes of text", sqlite3_column_bytes(st, col));
+        break;
+    default: snprintf(buf, len, "a %d-byte blob", sqlite3_column_bytes(st, col)); break;
+    }
+}
+
+int pdx_index_col_int(sqlite3_stmt *st, int col, int64_t lo, int64_t hi, int null_ok, int64_t *out,
+                      const char *row, char *errbuf)
+{
+    int t = sqlite3_column_type(st, col);
+    char what[64];
+    if (t == SQLITE_NULL && null_ok) {
+        *out = 0;
+        return 1;
+    }
+    if (t == SQLITE_INTEGER) {
+        int64_t v = sqlite3_column_int64(st, col);
+        if (v >= lo && v <= hi) {
+            *out = v;
+            return PDX_OK;
+        }
+    }
+    describe(st, col, what, sizeof(what));
+    return pdx_errf(errbuf, PDX_EDB, "%s: %s is %s, not an integer from %lld to %lld", row,
+                    sqlite3_column_name(st, col), what, (long long)lo, (long long)hi);
+}
+
+int pdx_index_col_blob(sqlite3_stmt *st, int col, int len, int null_ok, const uint8_t **out,
+                       const char *row, char *errbuf)
+{
+    int t = sqlite3_column_type(st, col);
+    char what[64];
+    if (t == SQLITE_NULL && null_ok) {
+        *out = NULL;
+        return 1;
+    }
+    if (t == SQLITE_BLOB && sqlite3_column_bytes(st, col) == len) {
+        *out = sqlite3_column_blob(st, col);
+        return PDX_OK;
+    }
+    describe(st, col, what, sizeof(what));
+    return pdx_errf(errbuf, PDX_EDB, "%s: %s is %s, not %d bytes", row,
+                    sqlite3_column_name(st, col), what, len);
+}
+
+int pdx_index_col_text(sqlite3_stmt *st, int col, size_t max, const char **out, const char *row,
+                       char *errbuf)
+{
+    char what[64];
+    if (sqlite3_column_type(st, col) == SQLITE_TEXT) {
+        const char *s = (const char *)sqlite3_column_text(st, col);
+        size_t n = (size_t)sqlite3_column_bytes(st, col);
+        if (s != NULL && n < max && strlen(s) == n) {
+            *out = s;
+            return PDX_OK;
+        }
+        if (s != NULL && n >= max)
+            return pdx_errf(errbuf, PDX_EDB, "%s: %s is %zu bytes of text, more than %zu", row,
+                            sqlite3_column_name(st, col), n, max - 1);
+        if (s != NULL)
+            return pdx_errf(errbuf, PDX_EDB, "%s: %s holds a NUL byte", row,
+                            sqlite3_column_name(st, col));
+    }
+    describe(st, col, what, sizeof(what));
+    return pdx_errf(errbuf, PDX_EDB, "%s: %s is %s, not text", row, sqlite3_column_name(st, col), what);
+}
+
 /* ---- reading offsets ------------------------------------------------------------ */
 
 int pdx_index_segments(pdx_index *ix, int64_t flow_id, int (*cb)(void *ctx, const pdx_segment *s),

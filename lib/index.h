@@ -125,6 +125,25 @@ int pdx_index_load_live(pdx_index *ix, int (*cb)(void *ctx, const pdx_flow *f), 
 int pdx_fingerprint_fd(int fd, uint64_t size, char out[80], char *errbuf);
 
 
+/*
+ * Checking what a row of the index holds, where it is used.  row names the
+ * row for the message ("flow 12"); on failure errbuf says what the column
+ * holds instead ("flow 12: src_ip is a 7-byte blob, not 16") and the return
+ * is PDX_EDB.  OUT parameters are written only on success.
+ *
+ * pdx_index_col_int: an integer in [lo, hi]; with null_ok, NULL too, which
+ * returns 1 with *out = 0.
+ * pdx_index_col_blob: a blob of exactly len bytes (*out points into the
+ * statement's row); with null_ok, NULL too, which returns 1 with *out = NULL.
+ * pdx_index_col_text: text without NUL bytes, shorter than max bytes.
+ */
+int pdx_index_col_int(sqlite3_stmt *st, int col, int64_t lo, int64_t hi, int null_ok, int64_t *out,
+                      const char *row, char *errbuf);
+int pdx_index_col_blob(sqlite3_stmt *st, int col, int len, int null_ok, const uint8_t **out,
+                       const char *row, char *errbuf);
+int pdx_index_col_text(sqlite3_stmt *st, int col, size_t max, const char **out, const char *row,
+                       char *errbuf);
+
 /* One stored segment of a flow's offsets, decoded. */
 typedef struct pdx_segment {
     int64_t flow_id;

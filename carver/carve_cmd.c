@@ -113,36 +113,64 @@ static void usage(FILE *out)
 
 /* ---- gathering -------------------------------------------------------------- */
 
-static int add_flow(carver *c, sqlite3_stmt *st)
+/* Takes the flow row st holds (FLOW_SELECT), checked: what the records
+ * are compared with must be what the schema says, or a damaged index would
+ * read as a changed capture.  0, PDX_ENOMEM, or PDX_EDB with errbuf set. */
+static int add_flow(carver *c, sqlite3_stmt *st, char *errbuf)
 {
+    cflow f;
+    char row[48];
+    const uint8_t *a, *b;
+    int64_t v[8];
+    int rc;
+    memset(&f, 0, sizeof(f));
+    f.id = sqlite3_column_int64(st, 0);
+    snprintf(row, sizeof(row), "flow %lld", (long long)f.id);
+    if ((rc = pdx_index_col_int(st, 1, 0, 255, 1, &v[0], row, errbuf)) < 0)
+        return rc;
+    f.ip = rc == 0;
+    f.proto = (int)v[0];
+    if (f.ip) {
+        if ((rc = pdx_index_col_blob(st, 2, 16, 0, &a, row, errbuf)) < 0 ||
+            (rc = pdx_index_col_blob(st, 3, 16, 0, &b, row, errbuf)) < 0)
+            return rc;
+        memcpy(f.a, a, 16);
+        memcpy(f.b, b, 16);
+    }
+    if ((rc = pdx_index_col_blob(st, 4, 6, 1, &a, row, errbuf)) < 0 ||
+        (rc = pdx_index_col_blob(st, 5, 6, 1, &b, row, errbuf)) < 0)
+        return rc;
+    if (a != NULL && b != NULL) {
+        memcpy(f.ma, a, 6);
+        memcpy(f.mb, b, 6);
+        f.has_mac = 1;
+    }
+    /* first_ns, last_ns, then packets and bytes of each side. */
+    for (int k = 0; k < 6; k++)
+        if ((rc = pdx_index_col_int(st, 6 + k, k < 2 ? INT64_MIN : 0, INT64_MAX, 0, &v[k], row,
+                                    errbuf)) < 0)
+            return rc;
+    if (v[0] > v[1])
+        return pdx_errf(errbuf, PDX_EDB, "%s: first_ns %lld is after last_ns %lld", row,
+                        (long long)v[0], (long long)v[1]);
+    f.first_ns = v[0];
+    f.last_ns = v[1];
+    f.packets = (uint64_t)v[2] + (uint64_t)v[4];
+    f.bytes = (uint64_t)v[3] + (uint64_t)v[5];
+    if ((rc = pdx_index_col_int(st, 12, 0, UINT32_MAX, 0, &v[6], row, errbuf)) < 0 ||
+        (rc = pdx_index_col_int(st, 13, 0, UINT16_MAX, 1, &v[7], row, errbuf)) < 0)
+        return rc;
+    f.linktype = (uint32_t)v[6];
+    f.sport = (uint16_t)v[7];
     if (pdx_grow(&c->flows, &c->cap_flows, c->n_flows + 1, sizeof(*c->flows)) < 0)
-        return PDX_ENOMEM;
-    cflow *f = &c->flows[c->n_flows++];
-    memset(f, 0, sizeof(*f));
-    f->id = sqlite3_column_int64(st, 0);
-    f->ip = sqlite3_column_type(st, 1) != SQLITE_NULL;
-    if (f->ip && sqlite3_column_bytes(st, 2) == 16 && sqlite3_column_bytes(st, 3) == 16) {
-        memcpy(f->a, sqlite3_column_blob(st, 2), 16);
-        memcpy(f->b, sqlite3_column_blob(st, 3), 16);
-    }
-    if (sqlite3_column_bytes(st, 4) == 6 && sqlite3_column_bytes(st, 5) == 6) {
-        memcpy(f->ma, sqlite3_column_blob(st, 4), 6);
-        memcpy(f->mb, sqlite3_column_blob(st, 5), 6);
-        f->has_mac = 1;
-    }
-    f->first_ns = sqlite3_column_int64(st, 6);
-    f->last_ns = sqlite3_column_int64(st, 7);
-    f->packets = (uint64_t)sqlite3_column_int64(st, 8);
-    f->bytes = (uint64_t)sqlite3_column_int64(st, 9);
-    f->linktype = (uint32_t)sqlite3_column_int64(st, 10);
-    f->proto = f->ip ? sqlite3_column_int(st, 1) : 0;
-    f->sport = (uint16_t)sqlite3_column_int(st, 11);
+        return pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
+    c->flows[c->n_flows++] = f;
     return PDX_OK;
 }
 
 #define FLOW_SELECT                                                                                \
-    "SELECT id, proto, src_ip, dst_ip, src_mac, dst_mac, first_ns, last_ns,"                       \
-    " src_packets + dst_packets, src_bytes + dst_bytes, linktype, src_port FROM flows "
+    "SELECT id, proto, src_ip, dst_ip, src_mac, dst_mac, first_ns, last_ns, src_packets,"         \
+    " src_bytes, dst_packets, dst_bytes, linktype, src_port FROM flows "
 
 static cstream *stream_for(carver *c, int64_t capture_id)
 {
@@ -483,8 +511,8 @@ static int write_out(carver *c, const char *path)
         cflow *f = &c->flows[i];
         if (f->seen_packets != f->packets || f->seen_bytes != f->bytes) {
             pdx_cli_error("flow %" PRId64 ": the captures hold %" PRIu64 " packets and %" PRIu64
-                          " bytes of it, the index says %" PRIu64 " and %" PRIu64,
-                          f->id, f->seen_packets, f->seen_bytes, f->packets, f->bytes);
+                          " bytes of it, the index %s says %" PRIu64 " and %" PRIu64,
+                          f->id, f->seen_packets, f->seen_bytes, c->db_path, f->packets, f->bytes);
             status = PDX_EXIT_CHANGED;
         }
     }
@@ -541,6 +569,7 @@ static int carve_range(carver *c, size_t from, size_t to, const char *path)
 
 static int select_ids(carver *c, char **ids, int n)
 {
+    char err[PDX_ERRBUF_SIZE];
     sqlite3_stmt *st = NULL;
     sqlite3 *db = pdx_index_db(c->ix);
     if (sqlite3_prepare_v2(db, FLOW_SELECT "WHERE id=?1", -1, &st, NULL) != SQLITE_OK) {
@@ -558,8 +587,13 @@ static int select_ids(carver *c, char **ids, int n)
             sqlite3_finalize(st);
             return PDX_EXIT_NOMATCH;
         }
-        if (rc != SQLITE_ROW || add_flow(c, st) < 0) {
+        if (rc != SQLITE_ROW) {
             pdx_cli_error("%s: %s", c->db_path, sqlite3_errmsg(db));
+            sqlite3_finalize(st);
+            return PDX_EXIT_DB;
+        }
+        if (add_flow(c, st, err) < 0) {
+            pdx_cli_error("%s: %s", c->db_path, err);
             sqlite3_finalize(st);
             return PDX_EXIT_DB;
         }
@@ -599,11 +633,12 @@ static int select_filter(carver *c, const char *expr)
         status = PDX_EXIT_DB;
     } else {
         while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-            if (add_flow(c, st) < 0) {
-                rc = SQLITE_NOMEM;
+            if (add_flow(c, st, err) < 0)
                 break;
-            }
-        if (rc != SQLITE_DONE) {
+        if (rc == SQLITE_ROW) {
+            pdx_cli_error("%s: %s", c->db_path, err);
+            status = PDX_EXIT_DB;
+        } else if (rc != SQLITE_DONE) {
             pdx_cli_error("%s: %s", c->db_path, sqlite3_errmsg(db));
             status = PDX_EXIT_DB;
         }

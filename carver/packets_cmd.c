@@ -17,27 +17,56 @@ typedef struct lister {
     sqlite3 *db;
     int64_t cached_id;
     char path[4096];
+    char err[PDX_ERRBUF_SIZE]; /* why print_segment failed */
 } lister;
 
+/* Prints a segment's packets with its capture's path, looked up once per
+ * capture.  A segment of a capture the index does not hold, or whose path
+ * is not text, means a damaged index: PDX_EDB, with l->err saying which. */
 static int print_segment(void *ctx, const pdx_segment *s)
 {
     lister *l = ctx;
     if (s->capture_id != l->cached_id) {
         sqlite3_stmt *st = NULL;
-        l->path[0] = '\0';
-        if (sqlite3_prepare_v2(l->db, "SELECT path FROM captures WHERE id=?1", -1, &st, NULL) ==
-            SQLITE_OK) {
-            sqlite3_bind_int64(st, 1, s->capture_id);
-            if (sqlite3_step(st) == SQLITE_ROW)
-                snprintf(l->path, sizeof(l->path), "%s", (const char *)sqlite3_column_text(st, 0));
-            sqlite3_finalize(st);
-        }
+        const char *path = NULL;
+        char row[48];
+        if (sqlite3_prepare_v2(l->db, "SELECT path FROM captures WHERE id=?1", -1, &st, NULL) !=
+            SQLITE_OK)
+            return pdx_errf(l->err, PDX_EDB, "%s", sqlite3_errmsg(l->db));
+        sqlite3_bind_int64(st, 1, s->capture_id);
+        snprintf(row, sizeof(row), "capture %" PRId64, s->capture_id);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+            rc = pdx_index_col_text(st, 0, sizeof(l->path), &path, row, l->err);
+        else if (rc == SQLITE_DONE)
+            rc = pdx_errf(l->err, PDX_EDB, "flow %" PRId64 ": capture %" PRId64 " is not in the index",
+                          s->flow_id, s->capture_id);
+        else
+            rc = pdx_errf(l->err, PDX_EDB, "reading %s: %s", row, sqlite3_errmsg(l->db));
+        if (rc == PDX_OK)
+            snprintf(l->path, sizeof(l->path), "%s", path);
+        sqlite3_finalize(st);
+        if (rc < 0)
+            return rc;
         l->cached_id = s->capture_id;
     }
     for (uint64_t i = 0; i < s->count; i++)
         if (printf("%" PRId64 "\t%s\t%" PRIu64 "\n", s->flow_id, l->path, s->offsets[i]) < 0)
-            return PDX_EIO;
+            return PDX_EIO; /* pdx_cli_close_stdout() says why */
     return PDX_OK;
+}
+
+/* Prints the packets of flow id (0: of every flow); returns an exit code. */
+static int list_flow(pdx_index *ix, int64_t id, lister *l, const char *db, char *err)
+{
+    int rc = pdx_index_segments(ix, id, print_segment, l, err);
+    if (rc == PDX_EIO)
+        return PDX_EXIT_OUTPUT;
+    if (rc < 0) {
+        pdx_cli_error("%s: %s", db, l->err[0] != '\0' ? l->err : err);
+        return PDX_EXIT_DB;
+    }
+    return PDX_EXIT_OK;
 }
 
 static void usage(FILE *out)
@@ -89,7 +118,7 @@ int pdx_cmd_packets(int argc, char **argv)
         pdx_cli_error("%s", err);
         return PDX_EXIT_DB;
     }
-    lister l = {pdx_index_db(ix), -1, ""};
+    lister l = {pdx_index_db(ix), -1, "", ""};
     /* Like carve: every ID named must be a flow, or nothing is printed. */
     sqlite3_stmt *st = NULL;
     if (optind < argc &&
@@ -112,19 +141,12 @@ int pdx_cmd_packets(int argc, char **argv)
         }
     }
     sqlite3_finalize(st);
-    if (all && status == PDX_EXIT_OK) {
-        if (pdx_index_segments(ix, 0, print_segment, &l, err) < 0) {
-            pdx_cli_error("%s: %s", db, err);
-            status = PDX_EXIT_DB;
-        }
-    }
+    if (all && status == PDX_EXIT_OK)
+        status = list_flow(ix, 0, &l, db, err);
     for (int i = optind; i < argc && status == PDX_EXIT_OK; i++) {
         uint64_t id = 0;
         pdx_cli_parse_u64(argv[i], &id);
-        if (pdx_index_segments(ix, (int64_t)id, print_segment, &l, err) < 0) {
-            pdx_cli_error("%s: %s", db, err);
-            status = PDX_EXIT_DB;
-        }
+        status = list_flow(ix, (int64_t)id, &l, db, err);
     }
     pdx_index_close(ix);
     int r = pdx_cli_close_stdout();

@@ -15,6 +15,7 @@
 
 typedef struct lister {
     sqlite3 *db;
+    int cached;        /* path holds capture cached_id's path */
     int64_t cached_id;
     char path[4096];
     char err[PDX_ERRBUF_SIZE]; /* why print_segment failed */
@@ -22,11 +23,12 @@ typedef struct lister {
 
 /* Prints a segment's packets with its capture's path, looked up once per
  * capture.  A segment of a capture the index does not hold, or whose path
- * is not text, means a damaged index: PDX_EDB, with l->err saying which. */
+ * is not absolute text, means a damaged index: PDX_EDB, with l->err saying
+ * which. */
 static int print_segment(void *ctx, const pdx_segment *s)
 {
     lister *l = ctx;
-    if (s->capture_id != l->cached_id) {
+    if (!l->cached || s->capture_id != l->cached_id) {
         sqlite3_stmt *st = NULL;
         const char *path = NULL;
         char row[48];
@@ -36,18 +38,22 @@ static int print_segment(void *ctx, const pdx_segment *s)
         sqlite3_bind_int64(st, 1, s->capture_id);
         snprintf(row, sizeof(row), "capture %" PRId64, s->capture_id);
         int rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW)
+        if (rc == SQLITE_ROW) {
             rc = pdx_index_col_text(st, 0, sizeof(l->path), &path, row, l->err);
-        else if (rc == SQLITE_DONE)
+            if (rc == PDX_OK && path[0] != '/')
+                rc = pdx_errf(l->err, PDX_EDB, "%s: path '%s' is not absolute", row, path);
+        } else if (rc == SQLITE_DONE) {
             rc = pdx_errf(l->err, PDX_EDB, "flow %" PRId64 ": capture %" PRId64 " is not in the index",
                           s->flow_id, s->capture_id);
-        else
+        } else {
             rc = pdx_errf(l->err, PDX_EDB, "reading %s: %s", row, sqlite3_errmsg(l->db));
+        }
         if (rc == PDX_OK)
             snprintf(l->path, sizeof(l->path), "%s", path);
         sqlite3_finalize(st);
         if (rc < 0)
             return rc;
+        l->cached = 1;
         l->cached_id = s->capture_id;
     }
     for (uint64_t i = 0; i < s->count; i++)
@@ -118,7 +124,7 @@ int pdx_cmd_packets(int argc, char **argv)
         pdx_cli_error("%s", err);
         return PDX_EXIT_DB;
     }
-    lister l = {pdx_index_db(ix), -1, "", ""};
+    lister l = {pdx_index_db(ix), 0, 0, "", ""};
     /* Like carve: every ID named must be a flow, or nothing is printed. */
     sqlite3_stmt *st = NULL;
     if (optind < argc &&

@@ -57,7 +57,8 @@ static int print_segment(void *ctx, const pdx_segment *s)
         l->cached_id = s->capture_id;
     }
     for (uint64_t i = 0; i < s->count; i++)
-        if (printf("%" PRId64 "\t%s\t%" PRIu64 "\n", s->flow_id, l->path, s->offsets[i]) < 0)
+        if (printf("%" PRId64 "\t%s\t%" PRIu64 "\n", s->flow_id, l->path, s->offsets[i]) < 0 &&
+            pdx_cli_stdout_failed())
             return PDX_EIO; /* pdx_cli_close_stdout() says why */
     return PDX_OK;
 }

@@ -138,12 +138,31 @@ int pdx_cli_parse_seconds(const char *s, int64_t *out_ns)
     return 0;
 }
 
+static int stdout_errno; /* of the first failed write to stdout */
+
+int pdx_cli_stdout_failed(void)
+{
+    if (!ferror(stdout))
+        return 0;
+    if (stdout_errno == 0)
+        stdout_errno = errno ? errno : EIO;
+    return 1;
+}
+
 int pdx_cli_close_stdout(void)
 {
-    int bad = ferror(stdout);
-    if (fclose(stdout) != 0 || bad) {
-        if (errno != EPIPE)
-            pdx_cli_error("writing output: %s", strerror(errno ? errno : EIO));
+    /* The errno of the write that failed (ENOSPC, EPIPE), not what a later
+     * call left: kept when the failure was first seen, or set by the flush. */
+    errno = 0;
+    int bad = fflush(stdout) != 0 || ferror(stdout);
+    int e = stdout_errno ? stdout_errno : errno;
+    if (fclose(stdout) != 0 && !bad) {
+        bad = 1;
+        e = errno;
+    }
+    if (bad) {
+        if (e != EPIPE)
+            pdx_cli_error("writing output: %s", strerror(e ? e : EIO));
         return PDX_EXIT_OUTPUT;
     }
     return PDX_EXIT_OK;

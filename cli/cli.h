@@ -45,6 +45,11 @@ int pdx_cli_parse_size(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
 /* Parses seconds with an optional fraction; 0 or -1. */
 int pdx_cli_parse_seconds(const char *s, int64_t *out_ns);
 
+/* 1 when a write to stdout has failed; the first time, keeps errno (ENOSPC,
+ * EPIPE...) for pdx_cli_close_stdout() to report.  Call it right after
+ * writing, before anything else can change errno. */
+int pdx_cli_stdout_failed(void);
+
 /* Closes stdout and reports a failure (disk full, EPIPE); returns an exit
  * code: PDX_EXIT_OK or PDX_EXIT_OUTPUT. */
 int pdx_cli_close_stdout(void);

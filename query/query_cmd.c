@@ -912,7 +912,7 @@ static int run_list(options *o, sqlite3 *db, const pdx_select *s, const char *db
             rc = r;
             goto dberr;
         }
-        if (ferror(stdout)) {
+        if (pdx_cli_stdout_failed()) {
             status = PDX_EXIT_OUTPUT;
             goto out;
         }
@@ -924,7 +924,7 @@ static int run_list(options *o, sqlite3 *db, const pdx_select *s, const char *db
     if (o->format == FMT_TABLE && !l.widths_fixed && l.nbatch > 0)
         table_flush_batch(&l);
     sb_flush(&l.out, stdout);
-    if (ferror(stdout)) {
+    if (pdx_cli_stdout_failed()) {
         status = PDX_EXIT_OUTPUT;
         goto out;
     }
@@ -1181,7 +1181,7 @@ static int run_series(options *o, sqlite3 *db, const pdx_select *s, const char *
             print_bin(o, start, &b[i++], width);
         else
             print_bin(o, start, NULL, width);
-        if (ferror(stdout))
+        if (pdx_cli_stdout_failed())
             break;
     }
     free(b);

@@ -77,6 +77,13 @@ N=$("$PDX" packets --db "$T/a.db" --all | wc -l)
 expect packets_no_such_flow 1 "$PDX" packets --db "$T/a.db" 1 99999999
 has packets_no_such_flow_named "$T/err" "no flow 99999999 in .*a\.db"
 same packets_no_such_flow_prints_nothing "$(wc -c <"$T/out" | tr -d ' ')" 0
+if [ -w /dev/full ]; then
+    "$PDX" packets --db "$T/a.db" --all >/dev/full 2>"$T/err"
+    same packets_output_full "$?" 7
+    has packets_output_full_says_why "$T/err" "^pcapdex packets: error: writing output: No space left on device$"
+else
+    ok packets_output_full_skipped
+fi
 expect packets_one_flow 0 "$PDX" packets --db "$T/a.db" 1
 [ -s "$T/out" ] && ok packets_one_flow_printed || bad packets_one_flow_printed "no output"
 same packets_lists_every_packet "$N" "$P1"

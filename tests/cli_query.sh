@@ -71,7 +71,7 @@ expect no_match_series 1 "$PDX" query --db "$DB" --timeseries 1s "id 99999999"
 if [ -w /dev/full ]; then
     "$PDX" query --db "$DB" --format json --limit 0 >/dev/full 2>"$T/err"
     same output_error "$?" 7
-    has output_error_msg "$T/err" "error: writing output"
+    has output_error_msg "$T/err" "error: writing output: No space left on device"
 else
     ok output_error_skipped
 fi

@@ -850,7 +850,7 @@ int pdx_cmd_verify(int argc, char **argv)
         }
         bad++;
         if (r == PDX_EMISSING || r == PDX_ECHANGED || r == PDX_EIO) {
-            printf("%s\n", err);
+            pdx_cli_print_line(err);
             status = PDX_EXIT_CHANGED;
         } else {
             pdx_cli_error("%s: %s", db, err);

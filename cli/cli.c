@@ -10,9 +10,37 @@
 
 const char *pdx_cli_prog = "pcapdex";
 
+/* Appends text with its control characters other than tab written as \n,
+ * \r or \xHH, so that it stays on one line. */
+static void put_escaped(pdx_strbuf *sb, const char *text)
+{
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        static const char hex[] = "0123456789abcdef";
+        char esc[4] = {'\\', 'x', hex[*p >> 4], hex[*p & 15]};
+        if ((*p >= 0x20 && *p != 0x7f) || *p == '\t')
+            pdx_sb_putn(sb, (const char *)p, 1);
+        else if (*p == '\n' || *p == '\r')
+            pdx_sb_putn(sb, *p == '\n' ? "\\n" : "\\r", 2);
+        else
+            pdx_sb_putn(sb, esc, 4);
+    }
+}
+
+void pdx_cli_print_line(const char *text)
+{
+    pdx_strbuf line = {NULL, 0, 0, 0};
+    put_escaped(&line, text);
+    pdx_sb_putn(&line, "\n", 1);
+    if (line.oom)
+        printf("%s\n", text);
+    else
+        fwrite(line.p, 1, line.len, stdout);
+    free(line.p);
+}
+
 /* A message is one line, whatever it quotes: a path or a value read from
- * the index can hold any byte, so control characters other than tab are
- * written as \n, \r or \xHH.  The line goes out in one write. */
+ * the index can hold any byte (put_escaped).  The line goes out in one
+ * write. */
 static void vmsg(const char *kind, const char *fmt, va_list ap)
 {
     char small[1024], *text = small;
@@ -31,16 +59,7 @@ static void vmsg(const char *kind, const char *fmt, va_list ap)
     pdx_sb_putn(&line, pdx_cli_prog, strlen(pdx_cli_prog));
     pdx_sb_putn(&line, ": ", 2);
     pdx_sb_putn(&line, kind, strlen(kind));
-    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
-        static const char hex[] = "0123456789abcdef";
-        char esc[4] = {'\\', 'x', hex[*p >> 4], hex[*p & 15]};
-        if ((*p >= 0x20 && *p != 0x7f) || *p == '\t')
-            pdx_sb_putn(&line, (const char *)p, 1);
-        else if (*p == '\n' || *p == '\r')
-            pdx_sb_putn(&line, *p == '\n' ? "\\n" : "\\r", 2);
-        else
-            pdx_sb_putn(&line, esc, 4);
-    }
+    put_escaped(&line, text);
     pdx_sb_putn(&line, "\n", 1);
     if (line.oom)
         fprintf(stderr, "%s: %s%s\n", pdx_cli_prog, kind, text);

@@ -45,6 +45,10 @@ int pdx_cli_parse_size(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
 /* Parses seconds with an optional fraction; 0 or -1. */
 int pdx_cli_parse_seconds(const char *s, int64_t *out_ns);
 
+/* Prints text and a newline on stdout, its control characters escaped as
+ * in error messages (\n, \r, \xHH), so that it is one line. */
+void pdx_cli_print_line(const char *text);
+
 /* 1 when a write to stdout has failed; the first time, keeps errno (ENOSPC,
  * EPIPE...) for pdx_cli_close_stdout() to report.  Call it right after
  * writing, before anything else can change errno. */

@@ -249,6 +249,18 @@ AN=$(tcpdump -nn -r "$T/big-rot.pcap" 2>/dev/null | wc -l)
 [ "$PN" -gt 0 ] && [ "$PN" -lt "$AN" ] && ok carve_partial_carves_the_rest || bad carve_partial_carves_the_rest "$PN of $AN"
 expect verify_missing 6 "$PDX" verify --db "$T/arch.db"
 has verify_names_missing "$T/out" "$(basename "$VICTIM"): missing"
+# a path with a newline in it is still one line, escaped as messages are
+mkdir -p "$T/nl/a
+b"
+cp "$T/one.pcap" "$T/nl/a
+b/x.pcap"
+"$PDX" index -q --db "$T/nl.db" "$T/nl/a
+b/x.pcap"
+rm -f "$T/nl/a
+b/x.pcap"
+expect verify_newline_path 6 "$PDX" verify --db "$T/nl.db"
+same verify_newline_path_one_line "$(wc -l <"$T/out" | tr -d ' ')" 1
+has verify_newline_path_escaped "$T/out" 'nl/a\\nb/x\.pcap: missing'
 mv "$VICTIM.moved" "$VICTIM"
 dd if=/dev/zero of="$VICTIM" bs=1 seek=100 count=64 conv=notrunc 2>/dev/null
 expect carve_changed_capture 6 "$PDX" carve --db "$T/arch.db" "$BIG" -o "$T/chg.pcap"

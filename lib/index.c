@@ -243,6 +243,11 @@ int pdx_index_open(pdx_index **out, const char *path, int mode, char *errbuf)
     }
     sqlite3_busy_timeout(ix->db, 30000);
     sqlite3_extended_result_codes(ix->db, 1);
+    /* The file may come from anywhere: SQLite's settings for untrusted
+     * databases (no writable schema or other corruption games, and no
+     * functions with side effects run from the schema's views or triggers). */
+    sqlite3_db_config(ix->db, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)NULL);
+    sqlite3_db_config(ix->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, (int *)NULL);
     if ((rc = check_ours(ix, path, errbuf)) < 0)
         goto fail;
     if (mode == PDX_INDEX_WRITE) {

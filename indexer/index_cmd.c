@@ -270,6 +270,33 @@ static void warn(indexer *x, const char *fmt, ...)
     json_escape_append(x, msg);
 }
 
+/* A capture's warnings column: what index said of it, a line each, without
+ * the path.  Room for every warning a capture can get (the parser's, the
+ * interfaces', the damage). */
+#define CAP_WARNINGS_MAX ((PARSE_MAX_WARN + 2) * PDX_ERRBUF_SIZE + 256)
+
+typedef struct cap_warnings {
+    char text[CAP_WARNINGS_MAX];
+    size_t len;
+} cap_warnings;
+
+/* Warns "PATH: MESSAGE" and adds MESSAGE to w. */
+static void capture_warning(indexer *x, cap_warnings *w, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void capture_warning(indexer *x, cap_warnings *w, const char *path, const char *fmt, ...)
+{
+    char msg[PDX_ERRBUF_SIZE + 128];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    warn(x, "%s: %s", path, msg);
+    size_t room = sizeof(w->text) - w->len;
+    int n = snprintf(w->text + w->len, room, "%s%s", w->len ? "\n" : "", msg);
+    w->len += n < 0 ? 0 : (size_t)n < room ? (size_t)n : room - 1;
+}
+
 /* ---- progress ---------------------------------------------------------------- */
 
 static void on_progress(uv_timer_t *t)
@@ -440,7 +467,7 @@ typedef struct cap_call {
     pdx_caprow row;
     pdx_capinfo info;
     char path[PATH_MAX];
-    char warnings[PDX_ERRBUF_SIZE];
+    char warnings[CAP_WARNINGS_MAX];
 } cap_call;
 
 static cap_call *cap_call_new(const pdx_caprow *row, const pdx_capinfo *info)
@@ -658,10 +685,13 @@ static int index_one(indexer *x, input *in)
             goto interrupted;
     }
     const parse_result *pr = parse_job_result(job);
+    cap_warnings cwbuf, *cw = &cwbuf;
+    cw->len = 0;
+    cw->text[0] = 0;
     for (size_t i = 0; i < pr->n_warn; i++)
-        warn(x, "%s: %s", in->path, pr->warn[i]);
+        capture_warning(x, cw, in->path, "%s", pr->warn[i]);
     if (pr->damaged)
-        warn(x, "%s: %s; indexed up to the damage", in->path, pr->err);
+        capture_warning(x, cw, in->path, "%s; indexed up to the damage", pr->err);
     {
         /* A file that grew or changed while it was read is not indexed:
          * its fingerprint and size would not describe what was read. */
@@ -677,8 +707,8 @@ static int index_one(indexer *x, input *in)
     }
     uint64_t bad_iface = parse_job_bad_iface(job);
     if (bad_iface)
-        warn(x, "%s: %llu packets name an interface the capture does not describe", in->path,
-             (unsigned long long)bad_iface);
+        capture_warning(x, cw, in->path, "%llu packets name an interface the capture does not describe",
+                        (unsigned long long)bad_iface);
     if (x->progress) {
         x->writing = 1;
         x->cur_written = 0;
@@ -701,20 +731,7 @@ static int index_one(indexer *x, input *in)
     row.last_ns = pr->last_ns;
     row.raw_size = pr->raw_size;
     row.status = pr->damaged ? "damaged" : "complete";
-    /* What was said of this capture on stderr, one line each, without its path. */
-    char warnings[(PARSE_MAX_WARN + 2) * PDX_ERRBUF_SIZE];
-    size_t wlen = 0;
-    warnings[0] = 0;
-    for (size_t i = 0; i < pr->n_warn; i++)
-        wlen += (size_t)snprintf(warnings + wlen, sizeof(warnings) - wlen, "%s%s",
-                                 wlen ? "\n" : "", pr->warn[i]);
-    if (bad_iface)
-        wlen += (size_t)snprintf(warnings + wlen, sizeof(warnings) - wlen,
-                                 "%s%llu packets name an interface the capture does not describe",
-                                 wlen ? "\n" : "", (unsigned long long)bad_iface);
-    if (pr->damaged)
-        snprintf(warnings + wlen, sizeof(warnings) - wlen, "%s%s", wlen ? "\n" : "", pr->err);
-    row.warnings = warnings;
+    row.warnings = cw->text;
     if (db_call(x, call_commit, &row, parse_job_info(job), err) < 0) {
         pdx_cli_error("%s: %s", x->db_path, err);
         goto fatal;

@@ -121,6 +121,24 @@ python3 -c 'import sys; d = bytearray(open(sys.argv[1], "rb").read()); d[20:24] 
 expect filter_not_for_linktype 5 "$PDX" index --db "$T/u0.db" --filter tcp "$T/user0.pcap"
 has filter_not_for_linktype_warned "$T/err" "user0.pcap: filter 'tcp' does not compile for link type 147"
 same filter_not_for_linktype_stored "$(q "$T/u0.db" "SELECT warnings LIKE 'filter ''tcp'' does not compile for link type 147%' FROM captures")" 1
+# several warnings and the damage: all of them in the column, the damage too
+python3 - "$T/warns.pcapng" <<'PYEOF'
+import struct, sys
+def blk(t, body):
+    body += bytes(-len(body) % 4)
+    return struct.pack("<II", t, 12 + len(body)) + body + struct.pack("<I", 12 + len(body))
+ip = bytes.fromhex("450000200001000040110000c0000201c0000202") + bytes.fromhex("04d2003500080000") + bytes(4)
+out = blk(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+for lt in (101, 228, 229):
+    out += blk(1, struct.pack("<HHI", lt, 0, 65535))
+for i in range(3):
+    out += blk(6, struct.pack("<IIIII", i, 0, 1000 * i, len(ip), len(ip)) + ip)
+out += blk(6, struct.pack("<IIIII", 0, 0, 5000, len(ip), len(ip)) + ip)[:-9]
+open(sys.argv[1], "wb").write(out)
+PYEOF
+expect several_warnings 5 "$PDX" index --db "$T/w.db" --filter "ether host 00:11:22:33:44:55" "$T/warns.pcapng"
+same several_warnings_stored "$(q "$T/w.db" "SELECT warnings FROM captures" | grep -c .)" 4
+same several_warnings_damage_kept "$(q "$T/w.db" "SELECT warnings FROM captures" | grep -c '^offset [0-9]*: .*indexed up to the damage$')" 1
 expect exclude_net 0 "$PDX" index --db "$T/x.db" --exclude 10.0.0.0/8 --exclude 2001:db8::/32 "$T/one.pcap"
 same exclude_dropped "$(q "$T/x.db" "SELECT count(*) FROM flows_view WHERE src LIKE '10.%' OR dst LIKE '10.%' OR src LIKE '2001:db8:%' OR dst LIKE '2001:db8:%'")" "0"
 

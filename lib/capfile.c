@@ -276,13 +276,14 @@ static int load_tables(pdx_index *ix, pdx_capfile *cf, const caprow *r, char *er
     sqlite3_bind_int64(st, 1, cf->id);
     /* Sections start in file order, the first at offset 0, and number
      * their interfaces in order: the record parser looks a section up by
-     * offset and its interfaces by these bounds. */
+     * offset and its interfaces by these bounds.  (A section starts below
+     * INT64_MAX, which keeps the next one's lower bound from overflowing.) */
     i = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && i < (size_t)n) {
         int64_t v[3];
         snprintf(row, sizeof(row), "capture %lld, section %zu", (long long)cf->id, i);
         if ((rc = pdx_index_col_int(st, 0, i == 0 ? 0 : (int64_t)in->sections[i - 1].offset + 1,
-                                    i == 0 ? 0 : INT64_MAX, 0, &v[0], row, errbuf)) < 0 ||
+                                    i == 0 ? 0 : INT64_MAX - 1, 0, &v[0], row, errbuf)) < 0 ||
             (rc = pdx_index_col_int(st, 1, 0, 1, 0, &v[1], row, errbuf)) < 0 ||
             (rc = pdx_index_col_int(st, 2, i == 0 ? 0 : in->sections[i - 1].first_iface,
                                     (int64_t)in->n_ifaces, 0, &v[2], row, errbuf)) < 0) {

@@ -118,7 +118,8 @@ static const struct {
     {"flows", 1}, {"packets", 1}, {"rollups", 3},
 };
 
-/* Each table of ix->version must be a table: a view of that name (or a
+/* Each table of ix->version must exist, and each known table that exists
+ * (whatever the version says) must be a table: a view of that name (or a
  * virtual table) could return anything, or never finish (a recursive one). */
 static int check_tables(pdx_index *ix, const char *path, char *errbuf)
 {
@@ -128,14 +129,14 @@ static int check_tables(pdx_index *ix, const char *path, char *errbuf)
                            NULL) != SQLITE_OK)
         return dberr(ix, errbuf, "prepare");
     for (size_t i = 0; i < PDX_ARRAY_LEN(known_tables) && rc == PDX_OK; i++) {
-        if (known_tables[i].since > ix->version)
-            continue;
         sqlite3_reset(st);
         sqlite3_bind_text(st, 1, known_tables[i].name, -1, SQLITE_STATIC);
         int r = sqlite3_step(st);
         const unsigned char *type = r == SQLITE_ROW ? sqlite3_column_text(st, 0) : NULL;
         if (r != SQLITE_ROW && r != SQLITE_DONE)
             rc = pdx_errf(errbuf, PDX_EDB, "%s: read schema: %s", path, sqlite3_errmsg(ix->db));
+        else if (r == SQLITE_DONE && known_tables[i].since > ix->version)
+            continue; /* made by a later migration */
         else if (r == SQLITE_DONE)
             rc = pdx_errf(errbuf, PDX_EDB, "%s: not a pcapdex index: it has no table %s", path,
                           known_tables[i].name);
@@ -178,6 +179,9 @@ static int check_ours(pdx_index *ix, const char *path, char *errbuf)
     }
     if (!ours)
         return pdx_errf(errbuf, PDX_EDB, "%s: not a pcapdex index", path);
+    if (uv < 1)
+        return pdx_errf(errbuf, PDX_EDB, "%s: not a pcapdex index: schema version %lld", path,
+                        (long long)uv);
     if (uv > latest_version())
         return pdx_errf(errbuf, PDX_EDB,
                         "%s: index schema version %lld is newer than this pcapdex (%d)", path,

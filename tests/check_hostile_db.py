@@ -624,6 +624,13 @@ def schema_variants(base, args):
             "ALTER TABLE %s RENAME TO hostile_real" % qident(table),
             "CREATE VIEW %s AS WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c)"
             " SELECT r.* FROM c, hostile_real r" % qident(table)))
+    # The same with a version that claims the table is not made yet.
+    for uv, table in ((-1, "flows"), (0, "flows"), (2, "rollups")):
+        add("%s is an endless view, user_version=%d" % (table, uv), sql_script(
+            "ALTER TABLE %s RENAME TO hostile_real" % qident(table),
+            "CREATE VIEW %s AS WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c)"
+            " SELECT r.* FROM c, hostile_real r" % qident(table),
+            "PRAGMA user_version = %d" % uv), ["query-top", "query-count", "verify"])
     add("packets is a virtual table", sql_script(
         "ALTER TABLE packets RENAME TO packets_real",
         "CREATE VIRTUAL TABLE packets USING fts5(flow_id, capture_id, seg, count, first_offset,"
@@ -666,6 +673,9 @@ def schema_variants(base, args):
         "INSERT INTO sections VALUES (%d, 1, 64, 1, 0)" % t1.capture), ["carve-pcapng"], t1)
     add("sections: none", sql_script("DELETE FROM sections WHERE capture_id = %d" % t1.capture),
         ["carve-pcapng"], t1)
+    add("sections: one at 2^63-1, then one at 5", sql_script(
+        "INSERT INTO sections VALUES (%d, 1, %d, 0, 0)" % (t1.capture, 2 ** 63 - 1),
+        "INSERT INTO sections VALUES (%d, 2, 5, 0, 0)" % t1.capture), ["carve", "carve-pcapng"], t1)
     add("captures: two rows for one file", sql_script(
         "UPDATE captures SET path = path || '/.' WHERE id = %d" % t0.capture), ["packets"], t0)
     add("captures: a capture's rows swapped", sql_script(

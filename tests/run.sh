@@ -2,6 +2,12 @@
 # run.sh - what "make check" runs: the unit tests, the CLI tests, and the
 # corpus tests against tshark's oracle; then one line with the totals.
 # Each suite ends with a line "NAME: N passed, N failed[, N skipped]".
+#
+# Suites that use one core and do not depend on timing run two at a time
+# (the machine has two cores; the corpus suites use both on their own); the
+# ones that race an ingest against a signal, a reader or a clock (jobs,
+# watch, kill, concurrent, resources) run alone.  The report keeps this
+# file's order either way.
 BUILD=${BUILD:-build}
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 cd "$TOP" || exit 2
@@ -9,14 +15,23 @@ OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 P=0 F=0 S=0
 
-suite() {
-    name=$1
+# run NAME CMD...: runs a suite into $OUT/NAME.log, its exit status and
+# seconds into $OUT/NAME.rc and $OUT/NAME.time.
+run() {
+    _name=$1
     shift
+    _t0=$(date +%s)
+    "$@" >"$OUT/$_name.log" 2>&1
+    echo $? >"$OUT/$_name.rc"
+    echo $(($(date +%s) - _t0)) >"$OUT/$_name.time"
+}
+
+# report NAME: prints a suite's result and adds it to the totals.
+report() {
+    name=$1
+    rc=$(cat "$OUT/$name.rc")
     echo "== $name"
-    t0=$(date +%s)
-    "$@" >"$OUT/$name.log" 2>&1
-    rc=$?
-    echo "   ($(( $(date +%s) - t0 )) s)"
+    echo "   ($(cat "$OUT/$name.time") s)"
     grep -v '^ok ' "$OUT/$name.log" | tail -n 60
     line=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$OUT/$name.log" | tail -n 1)
     p=$(echo "$line" | sed -n 's/.*\b\([0-9][0-9]*\) passed.*/\1/p')
@@ -35,19 +50,38 @@ suite() {
     S=$((S + ${s:-0}))
 }
 
-suite unit "$BUILD/unit"
-suite cli sh tests/cli.sh "$BUILD"
-suite jobs sh tests/jobs.sh "$BUILD"
-suite query sh tests/cli_query.sh "$BUILD"
-[ -f tests/check_offsets.py ] && suite offsets python3 tests/check_offsets.py --capwalk "$BUILD/tools/capwalk"
-[ -f tests/check_decode.py ] && suite decode python3 tests/check_decode.py --decwalk "$BUILD/tools/decwalk"
-suite fuzz sh tests/fuzz/replay.sh "$BUILD"
+# suite NAME CMD...: one suite, alone.
+suite() {
+    run "$@"
+    report "$1"
+}
+
+# Two lanes of single-core suites, side by side.
+lane1() {
+    run unit "$BUILD/unit"
+    run cli sh tests/cli.sh "$BUILD"
+    run malformed sh tests/check_malformed.sh "$BUILD"
+    run payload sh tests/check_payload.sh "$BUILD"
+    run compressed sh tests/check_compressed.sh "$BUILD"
+    run fuzz sh tests/fuzz/replay.sh "$BUILD"
+    run hostile-db python3 tests/check_hostile_db.py "$BUILD"
+}
+lane2() {
+    run query sh tests/cli_query.sh "$BUILD"
+}
+lane1 &
+l1=$!
+lane2
+wait "$l1"
+for name in unit cli query malformed hostile-db payload compressed fuzz; do
+    report "$name"
+done
+
+suite offsets python3 tests/check_offsets.py --capwalk "$BUILD/tools/capwalk"
+suite decode python3 tests/check_decode.py --decwalk "$BUILD/tools/decwalk"
 suite corpus python3 tests/check_corpus.py "$BUILD/pcapdex"
-suite malformed sh tests/check_malformed.sh "$BUILD"
-suite hostile-db python3 tests/check_hostile_db.py "$BUILD"
-suite payload sh tests/check_payload.sh "$BUILD"
+suite jobs sh tests/jobs.sh "$BUILD"
 suite watch sh tests/watch.sh "$BUILD"
-suite compressed sh tests/check_compressed.sh "$BUILD"
 # Under the sanitizers every run is several times slower: fewer kills there.
 suite kill sh tests/kill.sh "$BUILD" "${KILLS:-20}"
 suite concurrent sh tests/concurrent.sh "$BUILD"

@@ -311,24 +311,32 @@ static void segments_split_and_captures(void)
     pdx_flowtab_free(t);
 }
 
+/* A stored live TCP flow (ID 41) of the tcp() packets, as an index
+ * would give it back. */
+static void live_tcp_flow(pdx_flow *f)
+{
+    pdx_pkt a = tcp(1, 0x10);
+    memset(f, 0, sizeof(*f));
+    f->id = 41;
+    f->kind = PDX_KIND_IP4;
+    f->proto = 6;
+    memcpy(f->src, a.src, 16);
+    memcpy(f->dst, a.dst, 16);
+    f->sport = 40000;
+    f->dport = 80;
+    f->first_ns = f->last_ns = SEC;
+    f->state = PDX_FS_LIVE;
+    f->vlan = f->vlan_inner = -1;
+}
+
 static void adopted_flow_continues(void)
 {
     recorder r;
     pdx_flowtab *t = table(&r, 0);
+    pdx_pkt b = tcp(0, 0x10);
     pdx_flow f;
-    memset(&f, 0, sizeof(f));
-    pdx_pkt a = tcp(1, 0x10), b = tcp(0, 0x10);
-    f.id = 41;
-    f.kind = PDX_KIND_IP4;
-    f.proto = 6;
-    memcpy(f.src, a.src, 16);
-    memcpy(f.dst, a.dst, 16);
-    f.sport = 40000;
-    f.dport = 80;
-    f.first_ns = f.last_ns = SEC;
+    live_tcp_flow(&f);
     f.pk[0] = 5;
-    f.state = PDX_FS_LIVE;
-    f.vlan = f.vlan_inner = -1;
     CHECK_EQ(pdx_flowtab_adopt(t, &f), 0);
     CHECK_EQ(pdx_flowtab_next_id(t), 42);
     CHECK_EQ(pdx_flowtab_packet(t, &b, 1, 7, 24, 2 * SEC, 60), 0);
@@ -348,18 +356,7 @@ static void adopt_refuses_a_clash(void)
     recorder r;
     pdx_flowtab *t = table(&r, 0);
     pdx_flow f;
-    memset(&f, 0, sizeof(f));
-    pdx_pkt a = tcp(1, 0x10);
-    f.id = 41;
-    f.kind = PDX_KIND_IP4;
-    f.proto = 6;
-    memcpy(f.src, a.src, 16);
-    memcpy(f.dst, a.dst, 16);
-    f.sport = 40000;
-    f.dport = 80;
-    f.first_ns = f.last_ns = SEC;
-    f.state = PDX_FS_LIVE;
-    f.vlan = f.vlan_inner = -1;
+    live_tcp_flow(&f);
     CHECK_EQ(pdx_flowtab_adopt(t, &f), 0);
     f.id = 42;
     CHECK_EQ(pdx_flowtab_adopt(t, &f), PDX_ECORRUPT);

@@ -13,6 +13,7 @@ CC ?= cc
 BUILD ?= build
 WERROR ?=
 KILLS ?= 20
+SANITIZED ?=
 
 PKGS := libpcap libzstd libuv sqlite3 libcrypto zlib
 DEP_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -86,10 +87,10 @@ unit: $(BUILD)/unit
 	$(BUILD)/unit
 
 check: all $(BUILD)/unit $(TOOLS) $(FUZZ_REPLAY_BINS)
-	BUILD=$(BUILD) KILLS=$(KILLS) sh tests/run.sh
+	BUILD=$(BUILD) KILLS=$(KILLS) SANITIZED=$(SANITIZED) sh tests/run.sh
 
 check-asan:
-	$(MAKE) BUILD=build/asan KILLS=5 CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" check
+	$(MAKE) BUILD=build/asan KILLS=5 SANITIZED=1 CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" check
 
 demo: deps all
 	sh tests/demo.sh $(BUILD)

@@ -468,10 +468,11 @@ int pdx_flowtab_adopt(pdx_flowtab *t, const pdx_flow *src)
     pdx_flow_make_key(f);
     /* The table holds one flow per key: a second live flow with the same
      * key would replace the first in the hash while the first stays in its
-     * idle list (unhash() then searches for it forever), and an ID of
-     * INT64_MAX leaves none for the next flow.  Only a damaged index
+     * idle list (unhash() then searches for it forever), and an ID near
+     * INT64_MAX leaves no room for the flows after it (f->id + 1 is the
+     * next ID, and handing that out adds 1 again).  Only a damaged index
      * holds either. */
-    if (find_slot(t, &f->key, f->hash)->f != NULL || f->id == INT64_MAX) {
+    if (f->id > PDX_FLOW_ID_MAX || find_slot(t, &f->key, f->hash)->f != NULL) {
         flow_free(f);
         return PDX_ECORRUPT;
     }

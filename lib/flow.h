@@ -118,10 +118,16 @@ pdx_flowtab *pdx_flowtab_create(const pdx_flow_cfg *cfg, const pdx_flow_ops *ops
 /* Frees the table and every flow still in it, writing nothing. NULL ok. */
 void pdx_flowtab_free(pdx_flowtab *t);
 
+/* The largest flow ID a table takes up (and the index stores): IDs count up
+ * from 1, and above this a run could overflow int64 handing out new ones.
+ * Only a damaged index holds a larger one. */
+#define PDX_FLOW_ID_MAX (INT64_MAX / 2)
+
 /* Takes up a flow stored by an earlier run (state has PDX_FS_LIVE).  The
  * table copies *f.  Flows must be adopted in order of last_ns, so that the
  * idle lists stay sorted.  0, PDX_ENOMEM, or PDX_ECORRUPT when the table
- * already holds a flow with f's key or f's ID is INT64_MAX (nothing taken). */
+ * already holds a flow with f's key or f's ID is above PDX_FLOW_ID_MAX
+ * (nothing taken). */
 int pdx_flowtab_adopt(pdx_flowtab *t, const pdx_flow *f);
 
 /*

@@ -851,8 +851,9 @@ int pdx_index_put_segment(void *ctx, const pdx_flow *f)
 }
 
 /* IDs count up from 1; one past this bound, a run could overflow int64
- * handing out new ones, and only a damaged index gets there. */
-#define MAX_ID_STORED (INT64_MAX / 2)
+ * handing out new ones, and only a damaged index gets there.  The flow
+ * table refuses to take up a flow beyond it (flow.h); captures share it. */
+#define MAX_ID_STORED PDX_FLOW_ID_MAX
 
 static int max_id(pdx_index *ix, const char *sql, const char *what, int64_t *out, char *errbuf)
 {
@@ -880,11 +881,135 @@ int pdx_index_max_capture_id(pdx_index *ix, int64_t *out, char *errbuf)
     return max_id(ix, "SELECT max(id) FROM captures", "capture", out, errbuf);
 }
 
-static void blob16(sqlite3_stmt *st, int col, uint8_t out[16])
+static void describe(sqlite3_stmt *st, int col, char *buf, size_t len);
+
+/* A live flow's row (FLOW_COLS) into *f, checked: the flow table keys and
+ * continues the flow on what it reads, so a damaged column must stop the run
+ * rather than be taken as 0.  Columns the flow's kind does not store (ports
+ * of other protocols, a tunnel's endpoints without a tunnel) are not read.
+ * 0 or PDX_EDB, naming the row and the column. */
+static int live_flow(sqlite3_stmt *st, pdx_flow *f, char *errbuf)
 {
-    memset(out, 0, 16);
-    if (sqlite3_column_type(st, col) == SQLITE_BLOB && sqlite3_column_bytes(st, col) == 16)
-        memcpy(out, sqlite3_column_blob(st, col), 16);
+    char row[48];
+    const uint8_t *a, *b;
+    const char *s;
+    int64_t v;
+    int rc;
+    memset(f, 0, sizeof(*f));
+    snprintf(row, sizeof(row), "flow %lld", (long long)sqlite3_column_int64(st, 0));
+    if ((rc = pdx_index_col_int(st, 0, 1, MAX_ID_STORED, 0, &v, row, errbuf)) < 0)
+        return rc;
+    f->id = v;
+    if ((rc = pdx_index_col_int(st, 1, 0, UINT8_MAX, 1, &v, row, errbuf)) < 0)
+        return rc;
+    int ip = rc == 0;
+    f->proto = (uint8_t)v;
+    if ((rc = pdx_index_col_int(st, 2, 0, UINT16_MAX, 0, &v, row, errbuf)) < 0)
+        return rc;
+    if (ip && v != 0x0800 && v != 0x86dd)
+        return pdx_errf(errbuf, PDX_EDB,
+                        "%s: ethertype is %lld, not 2048 or 34525 as for an IP flow", row,
+                        (long long)v);
+    f->kind = !ip ? PDX_KIND_L2 : (v == 0x86dd ? PDX_KIND_IP6 : PDX_KIND_IP4);
+    f->ethertype = ip ? 0 : (uint16_t)v;
+    if ((rc = pdx_index_col_int(st, 3, 0, UINT32_MAX, 0, &v, row, errbuf)) < 0)
+        return rc;
+    f->linktype = (uint32_t)v;
+    /* Addresses: an IP flow's, or NULL (a non-IP flow has none; one that
+     * has them is an IP flow whose proto was lost). */
+    for (int k = 0; k < 2; k++) {
+        if (!ip && sqlite3_column_type(st, 4 + k) != SQLITE_NULL) {
+            char what[64];
+            describe(st, 4 + k, what, sizeof(what));
+            return pdx_errf(errbuf, PDX_EDB,
+                            "%s: %s is %s, not NULL as for a non-IP flow (proto is NULL)", row,
+                            sqlite3_column_name(st, 4 + k), what);
+        }
+        if (ip && (rc = pdx_index_col_blob(st, 4 + k, 16, 0, &a, row, errbuf)) < 0)
+            return rc;
+        if (ip)
+            memcpy(k == 0 ? f->src : f->dst, a, 16);
+    }
+    int icmp = ip && (f->proto == 1 || f->proto == 58);
+    if (ip && (icmp || f->proto == 6 || f->proto == 17 || f->proto == 132)) {
+        if ((rc = pdx_index_col_int(st, 6, 0, UINT16_MAX, 0, &v, row, errbuf)) < 0)
+            return rc;
+        f->sport = (uint16_t)v;
+        if ((rc = pdx_index_col_int(st, 7, 0, UINT16_MAX, 0, &v, row, errbuf)) < 0)
+            return rc;
+        f->dport = (uint16_t)v;
+    }
+    if (icmp) {
+        if ((rc = pdx_index_col_int(st, 8, 0, UINT16_MAX, 0, &v, row, errbuf)) < 0)
+            return rc;
+        f->icmp_id = (uint16_t)v;
+    }
+    if ((rc = pdx_index_col_blob(st, 9, 6, 1, &a, row, errbuf)) < 0 ||
+        (rc = pdx_index_col_blob(st, 10, 6, 1, &b, row, errbuf)) < 0)
+        return rc;
+    if ((a == NULL) != (b == NULL))
+        return pdx_errf(errbuf, PDX_EDB, "%s: %s is NULL, but %s is not", row,
+                        sqlite3_column_name(st, a == NULL ? 9 : 10),
+                        sqlite3_column_name(st, a == NULL ? 10 : 9));
+    if (a != NULL) {
+        memcpy(f->src_mac, a, 6);
+        memcpy(f->dst_mac, b, 6);
+        f->has_mac = 1;
+    }
+    /* VLAN IDs are 12 bits; NULL when untagged. */
+    if ((rc = pdx_index_col_int(st, 11, 0, 4095, 1, &v, row, errbuf)) < 0)
+        return rc;
+    f->vlan = rc == 1 ? -1 : (int32_t)v;
+    if ((rc = pdx_index_col_int(st, 12, 0, 4095, 1, &v, row, errbuf)) < 0)
+        return rc;
+    f->vlan_inner = rc == 1 ? -1 : (int32_t)v;
+    if (sqlite3_column_type(st, 13) != SQLITE_NULL) {
+        if ((rc = pdx_index_col_text(st, 13, 16, &s, row, errbuf)) < 0)
+            return rc;
+        f->tunnel = (uint8_t)tunnel_parse(s);
+        if (f->tunnel == PDX_TUN_NONE)
+            return pdx_errf(errbuf, PDX_EDB,
+                            "%s: tunnel is '%s', not ipip, gre, vxlan, geneve, gtpu or NULL", row,
+                            s);
+        if ((rc = pdx_index_col_blob(st, 14, 16, 0, &a, row, errbuf)) < 0 ||
+            (rc = pdx_index_col_blob(st, 15, 16, 0, &b, row, errbuf)) < 0)
+            return rc;
+        memcpy(f->tun_src, a, 16);
+        memcpy(f->tun_dst, b, 16);
+        if ((rc = pdx_index_col_int(st, 16, 0, UINT32_MAX, 0, &v, row, errbuf)) < 0)
+            return rc;
+        f->vni = (uint32_t)v;
+    }
+    if ((rc = pdx_index_col_int(st, 17, INT64_MIN, INT64_MAX, 0, &f->first_ns, row, errbuf)) < 0 ||
+        (rc = pdx_index_col_int(st, 18, INT64_MIN, INT64_MAX, 0, &f->last_ns, row, errbuf)) < 0)
+        return rc;
+    if (f->first_ns > f->last_ns)
+        return pdx_errf(errbuf, PDX_EDB, "%s: first_ns %lld is after last_ns %lld", row,
+                        (long long)f->first_ns, (long long)f->last_ns);
+    /* Packets and bytes of each side: counters the run goes on adding to. */
+    uint64_t *count[4] = {&f->pk[0], &f->by[0], &f->pk[1], &f->by[1]};
+    for (int k = 0; k < 4; k++) {
+        if ((rc = pdx_index_col_int(st, 19 + k, 0, INT64_MAX, 0, &v, row, errbuf)) < 0)
+            return rc;
+        *count[k] = (uint64_t)v;
+    }
+    if ((rc = pdx_index_col_int(st, 23, 0, UINT8_MAX, 0, &v, row, errbuf)) < 0)
+        return rc;
+    f->tcp_flags = (uint8_t)v;
+    if ((rc = pdx_index_col_text(st, 24, 8, &s, row, errbuf)) < 0)
+        return rc;
+    f->end_reason = (uint8_t)pdx_end_parse(s);
+    if (strcmp(pdx_end_name(f->end_reason), s) != 0)
+        return pdx_errf(errbuf, PDX_EDB, "%s: end_reason is '%s', not fin, rst, idle or open", row,
+                        s);
+    /* Bit 0 is set (the query asks for it); bits 1-4 are the others. */
+    if ((rc = pdx_index_col_int(st, 26, 0, 0x1f, 0, &v, row, errbuf)) < 0)
+        return rc;
+    f->state = (uint8_t)v;
+    if ((rc = pdx_index_col_int(st, 27, 1, MAX_ID_STORED, 0, &f->first_capture, row, errbuf)) < 0 ||
+        (rc = pdx_index_col_int(st, 28, 1, MAX_ID_STORED, 0, &f->last_capture, row, errbuf)) < 0)
+        return rc;
+    return PDX_OK;
 }
 
 int pdx_index_load_live(pdx_index *ix, int (*cb)(void *ctx, const pdx_flow *f), void *ctx,
@@ -900,42 +1025,10 @@ int pdx_index_load_live(pdx_index *ix, int (*cb)(void *ctx, const pdx_flow *f), 
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         pdx_flow f;
-        memset(&f, 0, sizeof(f));
-        f.id = sqlite3_column_int64(st, 0);
-        int ip = sqlite3_column_type(st, 1) != SQLITE_NULL;
-        f.proto = ip ? (uint8_t)sqlite3_column_int(st, 1) : 0;
-        int et = sqlite3_column_int(st, 2);
-        f.kind = !ip ? PDX_KIND_L2 : (et == 0x86dd ? PDX_KIND_IP6 : PDX_KIND_IP4);
-        f.ethertype = ip ? 0 : (uint16_t)et;
-        f.linktype = (uint32_t)sqlite3_column_int64(st, 3);
-        blob16(st, 4, f.src);
-        blob16(st, 5, f.dst);
-        f.sport = (uint16_t)sqlite3_column_int(st, 6);
-        f.dport = (uint16_t)sqlite3_column_int(st, 7);
-        f.icmp_id = (uint16_t)sqlite3_column_int(st, 8);
-        if (sqlite3_column_bytes(st, 9) == 6 && sqlite3_column_bytes(st, 10) == 6) {
-            memcpy(f.src_mac, sqlite3_column_blob(st, 9), 6);
-            memcpy(f.dst_mac, sqlite3_column_blob(st, 10), 6);
-            f.has_mac = 1;
+        if ((rc = live_flow(st, &f, errbuf)) < 0) {
+            sqlite3_finalize(st);
+            return rc;
         }
-        f.vlan = sqlite3_column_type(st, 11) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 11);
-        f.vlan_inner = sqlite3_column_type(st, 12) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 12);
-        f.tunnel = (uint8_t)tunnel_parse((const char *)sqlite3_column_text(st, 13));
-        blob16(st, 14, f.tun_src);
-        blob16(st, 15, f.tun_dst);
-        f.vni = (uint32_t)sqlite3_column_int64(st, 16);
-        f.first_ns = sqlite3_column_int64(st, 17);
-        f.last_ns = sqlite3_column_int64(st, 18);
-        f.pk[0] = (uint64_t)sqlite3_column_int64(st, 19);
-        f.by[0] = (uint64_t)sqlite3_column_int64(st, 20);
-        f.pk[1] = (uint64_t)sqlite3_column_int64(st, 21);
-        f.by[1] = (uint64_t)sqlite3_column_int64(st, 22);
-        f.tcp_flags = (uint8_t)sqlite3_column_int(st, 23);
-        const unsigned char *er = sqlite3_column_text(st, 24);
-        f.end_reason = (uint8_t)pdx_end_parse(er ? (const char *)er : "open");
-        f.state = (uint8_t)sqlite3_column_int(st, 26);
-        f.first_capture = sqlite3_column_int64(st, 27);
-        f.last_capture = sqlite3_column_int64(st, 28);
         if ((rc = cb(ctx, &f)) < 0) {
             sqlite3_finalize(st);
             if (rc == PDX_ECORRUPT)

@@ -116,7 +116,12 @@ int pdx_index_max_flow_id(pdx_index *ix, int64_t *out, char *errbuf);
 int pdx_index_max_capture_id(pdx_index *ix, int64_t *out, char *errbuf);
 
 /* Calls cb for every flow stored live (state & PDX_FS_LIVE), oldest last
- * packet first: the order the flow table's idle lists keep. */
+ * packet first: the order the flow table's idle lists keep.  Each row is
+ * checked first: a column of the wrong type or length, out of range, NULL
+ * where the flow needs a value, or at odds with the others (an ID above
+ * PDX_FLOW_ID_MAX, first_ns after last_ns) returns PDX_EDB with errbuf
+ * naming the flow and the column ("flow 12: vlan is 5000, not an integer
+ * from 0 to 4095"), and cb is not called for that row. */
 int pdx_index_load_live(pdx_index *ix, int (*cb)(void *ctx, const pdx_flow *f), void *ctx,
                         char *errbuf);
 

@@ -40,6 +40,12 @@ Variants:
     index dropped; a column renamed; the view dropped; flows a view;
     packets a virtual table; a trigger that aborts inserts; not WAL; extra
     and duplicate rows.
+  - live flows: one column of a flow stored live (which the next index
+    run takes up) damaged in a way the flow table must not take: a wrong
+    type, NULL in a NOT NULL column, an out-of-range value, a blob of the
+    wrong length, columns that contradict each other.  index must refuse
+    it: exit 3, one error line naming the database, the flow and the
+    column, and the index's content unchanged.
   - whole file: truncated at 13 sizes; bytes overwritten in random pages;
     pages zeroed; an empty file, a text file, a pcap, a directory, a missing
     file, SQLite databases of other programs (one with a pcapdex meta table
@@ -315,6 +321,16 @@ class Base:
                    or one("SELECT flow_id FROM packets ORDER BY count DESC LIMIT 1"))
         if None in ids or len(set(ids)) != 3:
             fatal("cannot pick three target flows (got %r)" % ids)
+        # A live IPv4 TCP flow, for the live-flow variants: target 0 when it
+        # is one.
+        self.live = one("SELECT id FROM flows WHERE id = ?1 AND state & 1 AND proto = 6"
+                        " AND ethertype = 2048 AND tunnel IS NULL", ids[0]) \
+            or one("SELECT id FROM flows WHERE state & 1 AND proto = 6 AND ethertype = 2048"
+                   " AND tunnel IS NULL ORDER BY id LIMIT 1")
+        if self.live is None:
+            fatal("no live IPv4 TCP flow in the base index")
+        self.live_row = dict(zip([d[1] for d in con.execute("PRAGMA table_info(flows)")],
+                                 con.execute("SELECT * FROM flows WHERE id = ?", (self.live,)).fetchone()))
         self.max_version = one("PRAGMA user_version")
         self.targets = []
         for fid in ids:
@@ -502,6 +518,7 @@ class Variant:
         self.apply = apply      # apply(db_path), may raise Skip
         self.cmds = cmds
         self.target = target
+        self.refuse = None      # a live flow's column: index must refuse the index, naming it
 
 
 def rotate(lst, k, n=1):
@@ -701,6 +718,66 @@ def schema_variants(base, args):
 
 
 # ---- whole-file damage ----------------------------------------------------------------------
+
+# Damage to a live IPv4 TCP flow's row that the next index run must refuse
+# rather than take up with the column zeroed: (column, value name, value).
+# Values SQLite's INTEGER affinity would turn back into the integer ('80',
+# 6.0) are not damage and are not here.
+LIVE_DAMAGE = [
+    ("id", "-1", -1), ("id", "0", 0), ("id", "2^62", 2 ** 62), ("id", "2^63-2", 2 ** 63 - 2),
+    ("proto", "NULL", None), ("proto", "256", 256), ("proto", "'text'", "text"), ("proto", "6.5", 6.5),
+    ("ethertype", "NULL", None), ("ethertype", "1234", 1234), ("ethertype", "x'0800'", b"\x08\x00"),
+    ("linktype", "-1", -1), ("linktype", "2^32", 2 ** 32), ("linktype", "NULL", None),
+    ("src_ip", "NULL", None), ("src_ip", "x'00'", b"\x00"), ("dst_ip", "blob20", bytes(range(1, 21))),
+    ("dst_ip", "'text'", "text"),
+    ("src_port", "NULL", None), ("src_port", "65536", 65536), ("dst_port", "-1", -1),
+    ("dst_port", "'text'", "text"),
+    ("src_mac", "x'00'", b"\x00"), ("dst_mac", "'text'", "text"),
+    ("vlan", "4096", 4096), ("vlan", "-1", -1), ("vlan_inner", "'text'", "text"),
+    ("tunnel", "'mpls'", "mpls"), ("tunnel", "x'677265'", b"gre"),
+    ("first_ns", "NULL", None), ("first_ns", "'text'", "text"), ("first_ns", "2^63-1", 2 ** 63 - 1),
+    ("last_ns", "-2^63", -2 ** 63), ("last_ns", "1e300", 1e300),
+    ("src_packets", "-1", -1), ("src_bytes", "NULL", None), ("dst_packets", "1.5", 1.5),
+    ("dst_bytes", "'text'", "text"),
+    ("tcp_flags", "256", 256), ("tcp_flags", "NULL", None),
+    ("end_reason", "'done'", "done"), ("end_reason", "NULL", None), ("end_reason", "x'6f70656e'", b"open"),
+    ("state", "33", 33), ("state", "1.5", 1.5), ("state", "2^63-1", 2 ** 63 - 1),
+    ("first_capture", "NULL", None), ("first_capture", "0", 0), ("last_capture", "'text'", "text"),
+    ("last_capture", "-1", -1),
+]
+
+
+def live_flow_variants(base, args):
+    out = []
+    row = base.live_row
+    damage = list(LIVE_DAMAGE)
+    # Damage that depends on what the row holds: one MAC without the other,
+    # a tunnel without its endpoints.
+    if row["src_mac"] is not None:
+        damage.append(("dst_mac", "NULL", None))
+    if row["tunnel_src"] is None:
+        damage.append(("tunnel", "'gre'", "gre"))
+    t = next((t for t in base.targets if t.id == base.live), base.targets[0])
+    for col, vname, value in damage:
+        v = Variant("live flow%d.%s=%s" % (base.live, col, vname),
+                    lambda db, c=col, x=value: write_value(db, "flows", c, x, "id = ?", (base.live,)),
+                    ["index"], t)
+        v.refuse = col
+        out.append(v)
+    return out
+
+
+def content_digest(db):
+    """What the database holds (not how the file lays it out)."""
+    con = sqlite3.connect(db)
+    try:
+        h = hashlib.sha256()
+        for line in con.iterdump():
+            h.update(line.encode("utf-8", errors="surrogateescape") + b"\n")
+        return h.hexdigest()
+    finally:
+        con.close()
+
 
 def whole_file_variants(base, args):
     out = []
@@ -920,6 +997,7 @@ class Runner:
         argv, out = command(self.base, cmd, target_db, t, wd)
         if out is not None and os.path.exists(out):
             os.unlink(out)
+        before = content_digest(target_db) if v.refuse else None
         try:
             p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                env=self.env_for_run(), timeout=TIMEOUT, cwd=wd)
@@ -927,9 +1005,25 @@ class Runner:
             return name, "fail", "no exit after %d s" % TIMEOUT
         err = p.stderr.decode(errors="replace")
         why = self.judge(cmd, p.returncode, err, p.stdout, target_db, out, wd, t)
+        if not why and v.refuse:
+            why = self.judge_refused(v.refuse, p.returncode, err, target_db, before)
         if why:
             return name, "fail", why
         return name, "ok", "exit %d" % p.returncode
+
+    def judge_refused(self, col, rc, err, db, before):
+        """index against a damaged live flow: exit 3, the error naming the
+        flow and the column, nothing written."""
+        short = err.strip().replace("\n", " | ")[:300]
+        if rc != 3:
+            return "exit %d, not 3: a damaged live flow (%s) was taken up: %s" % (rc, col, short)
+        line = next(l for l in err.splitlines() if ": error: " in l)
+        # The ID check of the largest ID stored comes first and says "flow ID".
+        if "flow" not in line or col.lower() not in line.lower():
+            return "the error names not the flow and its column %s: %s" % (col, line[:300])
+        if content_digest(db) != before:
+            return "exit 3, but the index changed"
+        return None
 
     def judge(self, cmd, rc, err, stdout, db, out, wd, t):
         short = err.strip().replace("\n", " | ")[:300]
@@ -1045,7 +1139,8 @@ def main():
         base = Base(build, tmp)
         base.make()
         variants = (one_row_variants(base, args) + all_rows_variants(base, args) +
-                    schema_variants(base, args) + whole_file_variants(base, args))
+                    schema_variants(base, args) + live_flow_variants(base, args) +
+                    whole_file_variants(base, args))
         if args.only:
             variants = [v for v in variants if args.only in v.name]
         runner = Runner(base, args)

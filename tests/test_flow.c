@@ -370,6 +370,36 @@ static void adopt_refuses_a_clash(void)
     pdx_flowtab_free(t);
 }
 
+/* Adopting ID n makes n + 1 the next ID, and handing that out adds 1 again:
+ * an ID near INT64_MAX (only a damaged index holds one) is refused, the
+ * largest allowed one leaves room, and neither moves the next ID wrongly. */
+static void adopt_refuses_ids_without_room(void)
+{
+    recorder r;
+    pdx_flowtab *t = table(&r, 0);
+    pdx_flow f;
+    live_tcp_flow(&f);
+    const int64_t bad[] = {INT64_MAX, INT64_MAX - 1, INT64_MAX - 2, PDX_FLOW_ID_MAX + 1};
+    for (size_t i = 0; i < PDX_ARRAY_LEN(bad); i++) {
+        f.id = bad[i];
+        CHECK_EQ(pdx_flowtab_adopt(t, &f), PDX_ECORRUPT);
+        CHECK_EQ(pdx_flowtab_live(t), 0);
+        CHECK_EQ(pdx_flowtab_next_id(t), 1);
+    }
+    f.id = PDX_FLOW_ID_MAX;
+    CHECK_EQ(pdx_flowtab_adopt(t, &f), 0);
+    CHECK_EQ(pdx_flowtab_next_id(t), PDX_FLOW_ID_MAX + 1);
+    /* A new flow after it takes the next ID, with room to spare. */
+    pdx_pkt p = tcp(1, 0x02);
+    p.sport = 40001;
+    CHECK_EQ(pdx_flowtab_packet(t, &p, 1, 7, 24, 2 * SEC, 60), 0);
+    CHECK_EQ(pdx_flowtab_next_id(t), PDX_FLOW_ID_MAX + 2);
+    CHECK_EQ(pdx_flowtab_end_capture(t, 7), 0);
+    CHECK_EQ(r.nflows, 1);
+    CHECK_EQ(r.flows[0].id, PDX_FLOW_ID_MAX + 1);
+    pdx_flowtab_free(t);
+}
+
 static void many_flows_grow_and_expire(void)
 {
     pdx_flow_cfg cfg;
@@ -473,6 +503,7 @@ const pdx_test pdx_suite_flow[] = {
     {"segments_split_and_captures", segments_split_and_captures},
     {"adopted_flow_continues", adopted_flow_continues},
     {"adopt_refuses_a_clash", adopt_refuses_a_clash},
+    {"adopt_refuses_ids_without_room", adopt_refuses_ids_without_room},
     {"many_flows_grow_and_expire", many_flows_grow_and_expire},
     {"community_id_vectors", community_id_vectors},
     {"keyed_path_equals_plain", keyed_path_equals_plain},

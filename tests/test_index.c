@@ -283,6 +283,217 @@ static void flow_rows_held_back(void)
     cleanup();
 }
 
+/* A fresh index with capture 1 and the given flows stored live. */
+static pdx_index *index_with_live(const pdx_flow *flows, int n)
+{
+    char err[PDX_ERRBUF_SIZE];
+    pdx_iface ifc;
+    pdx_section sec;
+    pdx_capinfo info;
+    pdx_caprow row;
+    pdx_index *ix = new_index_row(&row, &info, &ifc, &sec, "h1:live");
+    row.status = "complete";
+    row.warnings = "";
+    CHECK_EQ(pdx_index_begin(ix, err), 0);
+    CHECK_EQ(pdx_index_capture_insert(ix, &row, err), 0);
+    for (int i = 0; i < n; i++)
+        CHECK_EQ(pdx_index_put_flow(ix, &flows[i]), 0);
+    CHECK_EQ(pdx_index_capture_finish(ix, &row, err), 0);
+    CHECK_EQ(pdx_index_commit(ix, err), 0);
+    return ix;
+}
+
+typedef struct live_seen {
+    pdx_flow f[4];
+    int n;
+} live_seen;
+
+static int collect_cb(void *ctx, const pdx_flow *f)
+{
+    live_seen *s = ctx;
+    CHECK(s->n < 4);
+    s->f[s->n++] = *f;
+    return 0;
+}
+
+/* What load_live gives back is what was stored, for each kind of flow. */
+static void live_flows_read_back(void)
+{
+    char err[PDX_ERRBUF_SIZE];
+    pdx_flow in[4];
+    udp_flow(&in[0], 3); /* IPv4 UDP, no MACs, no VLAN */
+    in[0].state = PDX_FS_LIVE;
+    in[0].end_reason = PDX_END_OPEN;
+    udp_flow(&in[1], 4); /* IPv6 TCP in a tunnel, MACs, two VLANs, closing */
+    in[1].kind = PDX_KIND_IP6;
+    in[1].proto = 6;
+    in[1].src[0] = 0x20;
+    in[1].has_mac = 1;
+    memcpy(in[1].src_mac, "\x02\x00\x00\x00\x00\x01", 6);
+    memcpy(in[1].dst_mac, "\x02\x00\x00\x00\x00\x02", 6);
+    in[1].vlan = 4095;
+    in[1].vlan_inner = 7;
+    in[1].tunnel = PDX_TUN_VXLAN;
+    in[1].tun_src[15] = 1;
+    in[1].tun_dst[15] = 2;
+    in[1].vni = UINT32_MAX;
+    in[1].tcp_flags = 0x15;
+    in[1].state = PDX_FS_LIVE | PDX_FS_FIN_SRC | PDX_FS_RST | PDX_FS_CLOSED;
+    in[1].end_reason = PDX_END_RST;
+    udp_flow(&in[2], 5); /* ICMP echo */
+    in[2].proto = 1;
+    in[2].sport = 8;
+    in[2].dport = 0;
+    in[2].icmp_id = 65535;
+    in[2].state = PDX_FS_LIVE;
+    memset(&in[3], 0, sizeof(in[3])); /* ARP between two MACs */
+    in[3].id = 6;
+    in[3].kind = PDX_KIND_L2;
+    in[3].ethertype = 0x0806;
+    in[3].linktype = 1;
+    in[3].has_mac = 1;
+    memcpy(in[3].src_mac, "\x02\x00\x00\x00\x00\x03", 6);
+    memset(in[3].dst_mac, 0xff, 6);
+    in[3].vlan = in[3].vlan_inner = -1;
+    in[3].first_ns = 6000;
+    in[3].last_ns = 6010;
+    in[3].pk[0] = 1;
+    in[3].by[0] = 60;
+    in[3].state = PDX_FS_LIVE;
+    in[3].first_capture = in[3].last_capture = 1;
+    pdx_index *ix = index_with_live(in, 4);
+    live_seen s;
+    memset(&s, 0, sizeof(s));
+    CHECK_EQ(pdx_index_load_live(ix, collect_cb, &s, err), 0);
+    CHECK_EQ(s.n, 4);
+    for (int i = 0; i < 4; i++) {
+        const pdx_flow *a = &in[i], *b = &s.f[i]; /* last_ns order is ID order here */
+        CHECK_EQ(b->id, a->id);
+        CHECK_EQ(b->kind, a->kind);
+        CHECK_EQ(b->proto, a->proto);
+        CHECK_EQ(b->ethertype, a->ethertype);
+        CHECK_EQ(b->linktype, a->linktype);
+        CHECK_MEM(b->src, a->src, 16);
+        CHECK_MEM(b->dst, a->dst, 16);
+        CHECK_EQ(b->sport, a->sport);
+        CHECK_EQ(b->dport, a->dport);
+        CHECK_EQ(b->icmp_id, a->icmp_id);
+        CHECK_EQ(b->has_mac, a->has_mac);
+        CHECK_MEM(b->src_mac, a->src_mac, 6);
+        CHECK_MEM(b->dst_mac, a->dst_mac, 6);
+        CHECK_EQ(b->vlan, a->vlan);
+        CHECK_EQ(b->vlan_inner, a->vlan_inner);
+        CHECK_EQ(b->tunnel, a->tunnel);
+        CHECK_MEM(b->tun_src, a->tun_src, 16);
+        CHECK_MEM(b->tun_dst, a->tun_dst, 16);
+        CHECK_EQ_U64(b->vni, a->vni);
+        CHECK_EQ(b->first_ns, a->first_ns);
+        CHECK_EQ(b->last_ns, a->last_ns);
+        CHECK_EQ_U64(b->pk[0], a->pk[0]);
+        CHECK_EQ_U64(b->pk[1], a->pk[1]);
+        CHECK_EQ_U64(b->by[0], a->by[0]);
+        CHECK_EQ_U64(b->by[1], a->by[1]);
+        CHECK_EQ(b->tcp_flags, a->tcp_flags);
+        CHECK_EQ(b->end_reason, a->end_reason);
+        CHECK_EQ(b->state, a->state);
+        CHECK_EQ(b->first_capture, a->first_capture);
+        CHECK_EQ(b->last_capture, a->last_capture);
+    }
+    pdx_index_close(ix);
+    cleanup();
+}
+
+static int never_cb(void *ctx, const pdx_flow *f)
+{
+    (void)ctx;
+    (void)f;
+    CHECK(!"a damaged live flow was taken up");
+    return 0;
+}
+
+/* A live flow whose row is damaged is not taken up with its fields zeroed:
+ * load_live fails with PDX_EDB naming the flow and the column, and hands
+ * over nothing.  Each damage is made in a transaction rolled back after. */
+static void damaged_live_flow_refused(void)
+{
+    static const struct {
+        const char *set;  /* UPDATE flows SET ... WHERE id = 3 */
+        const char *says; /* what the message must hold */
+    } cases[] = {
+        {"id = -3", "flow -3: id is -3, not an integer from 1 to"},
+        {"id = 9223372036854775806", "flow 9223372036854775806: id is 9223372036854775806"},
+        {"proto = 300", "flow 3: proto is 300,"},
+        {"proto = 'udp'", "flow 3: proto is 'udp',"},
+        {"proto = NULL", "flow 3: src_ip is a 16-byte blob, not NULL"},
+        {"ethertype = 1234", "flow 3: ethertype is 1234,"},
+        {"ethertype = 2048.5", "flow 3: ethertype is the real 2048.5,"},
+        {"linktype = -1", "flow 3: linktype is -1,"},
+        {"src_ip = x'0102'", "flow 3: src_ip is a 2-byte blob, not 16 bytes"},
+        {"dst_ip = NULL", "flow 3: dst_ip is NULL, not 16 bytes"},
+        {"src_port = 65536", "flow 3: src_port is 65536,"},
+        {"dst_port = NULL", "flow 3: dst_port is NULL,"},
+        {"src_mac = x'020000000001'", "flow 3: dst_mac is NULL, but src_mac is not"},
+        {"src_mac = x'0102', dst_mac = x'0102'", "flow 3: src_mac is a 2-byte blob, not 6 bytes"},
+        {"vlan = 4096", "flow 3: vlan is 4096,"},
+        {"vlan_inner = 'x'", "flow 3: vlan_inner is 'x',"},
+        {"tunnel = 'mpls'", "flow 3: tunnel is 'mpls', not ipip"},
+        {"tunnel = x'677265'", "flow 3: tunnel is a 3-byte blob, not text"},
+        {"tunnel = 'gre'", "flow 3: tunnel_src is NULL, not 16 bytes"},
+        {"first_ns = 'soon'", "flow 3: first_ns is 'soon',"},
+        {"first_ns = last_ns + 1", "flow 3: first_ns 3011 is after last_ns 3010"},
+        {"src_packets = -1", "flow 3: src_packets is -1,"},
+        {"dst_bytes = 1.5", "flow 3: dst_bytes is the real 1.5,"},
+        {"tcp_flags = 256", "flow 3: tcp_flags is 256,"},
+        {"end_reason = 'done'", "flow 3: end_reason is 'done', not fin"},
+        {"end_reason = x'6f70656e'", "flow 3: end_reason is a 4-byte blob, not text"},
+        {"state = 33", "flow 3: state is 33,"},
+        {"state = 1.5", "flow 3: state is the real 1.5,"},
+        {"first_capture = 0", "flow 3: first_capture is 0,"},
+        {"last_capture = 'one'", "flow 3: last_capture is 'one',"},
+    };
+    char err[PDX_ERRBUF_SIZE], sql[256];
+    pdx_flow f;
+    udp_flow(&f, 3);
+    f.state = PDX_FS_LIVE;
+    pdx_index *ix = index_with_live(&f, 1);
+    sqlite3 *db = pdx_index_db(ix);
+    for (size_t i = 0; i < PDX_ARRAY_LEN(cases); i++) {
+        snprintf(sql, sizeof(sql), "BEGIN; UPDATE flows SET %s WHERE id = 3", cases[i].set);
+        CHECK(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK);
+        err[0] = 0;
+        int rc = pdx_index_load_live(ix, never_cb, NULL, err);
+        if (rc != PDX_EDB || strstr(err, cases[i].says) == NULL)
+            PDX_FAIL_("SET %s: load_live %d \"%s\", wanted %d \"%s...\"", cases[i].set, rc, err,
+                      PDX_EDB, cases[i].says);
+        CHECK(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL) == SQLITE_OK);
+    }
+    /* Undamaged, it is taken up. */
+    live_seen s;
+    memset(&s, 0, sizeof(s));
+    CHECK_EQ(pdx_index_load_live(ix, collect_cb, &s, err), 0);
+    CHECK_EQ(s.n, 1);
+    CHECK_EQ(s.f[0].id, 3);
+
+    /* The largest ID stored leaves room for the next; one beyond it is a
+     * damaged index, for the next ID and for the flow taken up. */
+    int64_t max = 0;
+    CHECK(sqlite3_exec(db, "UPDATE flows SET id = 4611686018427387903", NULL, NULL, NULL) ==
+          SQLITE_OK);
+    CHECK_EQ(pdx_index_max_flow_id(ix, &max, err), 0);
+    CHECK_EQ(max, PDX_FLOW_ID_MAX);
+    CHECK_EQ(pdx_index_load_live(ix, collect_cb, &s, err), 0);
+    CHECK_EQ(s.f[1].id, PDX_FLOW_ID_MAX);
+    CHECK(sqlite3_exec(db, "UPDATE flows SET id = id + 1", NULL, NULL, NULL) == SQLITE_OK);
+    max = 0;
+    CHECK_EQ(pdx_index_max_flow_id(ix, &max, err), PDX_EDB);
+    CHECK_EQ(max, 0);
+    CHECK(strstr(err, "largest flow ID is 4611686018427387904") != NULL);
+    CHECK_EQ(pdx_index_load_live(ix, never_cb, NULL, err), PDX_EDB);
+    CHECK(strstr(err, "flow 4611686018427387904: id is") != NULL);
+    pdx_index_close(ix);
+    cleanup();
+}
+
 static void foreign_databases_refused(void)
 {
     char err[PDX_ERRBUF_SIZE];
@@ -319,6 +530,8 @@ const pdx_test pdx_suite_index[] = {
     {"create_write_read", create_write_read},
     {"rollback_leaves_nothing", rollback_leaves_nothing},
     {"flow_rows_held_back", flow_rows_held_back},
+    {"live_flows_read_back", live_flows_read_back},
+    {"damaged_live_flow_refused", damaged_live_flow_refused},
     {"foreign_databases_refused", foreign_databases_refused},
     PDX_TEST_END,
 };

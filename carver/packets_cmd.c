@@ -11,20 +11,25 @@
 #include <sqlite3.h>
 
 #include "../cli/cli.h"
+#include "capfile.h"
 #include "index.h"
+
+/* The longest path the carver takes (capfile.c), with its NUL. */
+#define PATH_BYTES 4096
 
 typedef struct lister {
     sqlite3 *db;
     int cached;        /* path holds capture cached_id's path */
     int64_t cached_id;
-    char path[4096];
+    pdx_strbuf path;   /* escaped for its TSV field (pdx_cli_escape) */
     char err[PDX_ERRBUF_SIZE]; /* why print_segment failed */
 } lister;
 
-/* Prints a segment's packets with its capture's path, looked up once per
- * capture.  A segment of a capture the index does not hold, or whose path
- * is not absolute text, means a damaged index: PDX_EDB, with l->err saying
- * which. */
+/* Prints a segment's packets with its capture's path, looked up and
+ * escaped once per capture, so that a tab, newline or backslash in it keeps
+ * the line three fields.  A segment of a capture the index does not hold, or
+ * whose path is not absolute text, means a damaged index: PDX_EDB, with
+ * l->err saying which. */
 static int print_segment(void *ctx, const pdx_segment *s)
 {
     lister *l = ctx;
@@ -39,17 +44,19 @@ static int print_segment(void *ctx, const pdx_segment *s)
         snprintf(row, sizeof(row), "capture %" PRId64, s->capture_id);
         int rc = sqlite3_step(st);
         if (rc == SQLITE_ROW) {
-            rc = pdx_index_col_text(st, 0, sizeof(l->path), &path, row, l->err);
-            if (rc == PDX_OK && path[0] != '/')
-                rc = pdx_errf(l->err, PDX_EDB, "%s: path '%s' is not absolute", row, path);
+            rc = pdx_capfile_col_path(st, 0, PATH_BYTES, &path, row, l->err);
         } else if (rc == SQLITE_DONE) {
             rc = pdx_errf(l->err, PDX_EDB, "flow %" PRId64 ": capture %" PRId64 " is not in the index",
                           s->flow_id, s->capture_id);
         } else {
             rc = pdx_errf(l->err, PDX_EDB, "reading %s: %s", row, sqlite3_errmsg(l->db));
         }
-        if (rc == PDX_OK)
-            snprintf(l->path, sizeof(l->path), "%s", path);
+        if (rc == PDX_OK) {
+            l->path.len = 0;
+            pdx_cli_escape(&l->path, path, 1);
+            if (l->path.oom)
+                rc = pdx_errf(l->err, PDX_ENOMEM, "out of memory");
+        }
         sqlite3_finalize(st);
         if (rc < 0)
             return rc;
@@ -57,7 +64,7 @@ static int print_segment(void *ctx, const pdx_segment *s)
         l->cached_id = s->capture_id;
     }
     for (uint64_t i = 0; i < s->count; i++)
-        if (printf("%" PRId64 "\t%s\t%" PRIu64 "\n", s->flow_id, l->path, s->offsets[i]) < 0 &&
+        if (printf("%" PRId64 "\t%s\t%" PRIu64 "\n", s->flow_id, l->path.p, s->offsets[i]) < 0 &&
             pdx_cli_stdout_failed())
             return PDX_EIO; /* pdx_cli_close_stdout() says why */
     return PDX_OK;
@@ -125,7 +132,7 @@ int pdx_cmd_packets(int argc, char **argv)
         pdx_cli_error("%s", err);
         return PDX_EXIT_DB;
     }
-    lister l = {pdx_index_db(ix), 0, 0, "", ""};
+    lister l = {pdx_index_db(ix), 0, 0, {NULL, 0, 0, 0}, ""};
     /* Like carve: every ID named must be a flow, or nothing is printed. */
     sqlite3_stmt *st = NULL;
     if (optind < argc &&
@@ -156,6 +163,7 @@ int pdx_cmd_packets(int argc, char **argv)
         status = list_flow(ix, (int64_t)id, &l, db, err);
     }
     pdx_index_close(ix);
+    free(l.path.p);
     int r = pdx_cli_close_stdout();
     return status != PDX_EXIT_OK ? status : r;
 }

@@ -10,17 +10,17 @@
 
 const char *pdx_cli_prog = "pcapdex";
 
-/* Appends text with its control characters other than tab written as \n,
- * \r or \xHH, so that it stays on one line. */
-static void put_escaped(pdx_strbuf *sb, const char *text)
+void pdx_cli_escape(pdx_strbuf *sb, const char *text, int tab)
 {
+    static const char hex[] = "0123456789abcdef";
     for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
-        static const char hex[] = "0123456789abcdef";
         char esc[4] = {'\\', 'x', hex[*p >> 4], hex[*p & 15]};
-        if ((*p >= 0x20 && *p != 0x7f) || *p == '\t')
+        if (*p == '\\')
+            pdx_sb_putn(sb, "\\\\", 2);
+        else if (*p == '\n' || *p == '\r' || (*p == '\t' && tab))
+            pdx_sb_putn(sb, *p == '\n' ? "\\n" : *p == '\r' ? "\\r" : "\\t", 2);
+        else if ((*p >= 0x20 && *p != 0x7f) || *p == '\t')
             pdx_sb_putn(sb, (const char *)p, 1);
-        else if (*p == '\n' || *p == '\r')
-            pdx_sb_putn(sb, *p == '\n' ? "\\n" : "\\r", 2);
         else
             pdx_sb_putn(sb, esc, 4);
     }
@@ -29,7 +29,7 @@ static void put_escaped(pdx_strbuf *sb, const char *text)
 void pdx_cli_print_line(const char *text)
 {
     pdx_strbuf line = {NULL, 0, 0, 0};
-    put_escaped(&line, text);
+    pdx_cli_escape(&line, text, 0);
     pdx_sb_putn(&line, "\n", 1);
     if (line.oom)
         printf("%s\n", text);
@@ -39,7 +39,7 @@ void pdx_cli_print_line(const char *text)
 }
 
 /* A message is one line, whatever it quotes: a path or a value read from
- * the index can hold any byte (put_escaped).  The line goes out in one
+ * the index can hold any byte (pdx_cli_escape).  The line goes out in one
  * write. */
 static void vmsg(const char *kind, const char *fmt, va_list ap)
 {
@@ -59,7 +59,7 @@ static void vmsg(const char *kind, const char *fmt, va_list ap)
     pdx_sb_putn(&line, pdx_cli_prog, strlen(pdx_cli_prog));
     pdx_sb_putn(&line, ": ", 2);
     pdx_sb_putn(&line, kind, strlen(kind));
-    put_escaped(&line, text);
+    pdx_cli_escape(&line, text, 0);
     pdx_sb_putn(&line, "\n", 1);
     if (line.oom)
         fprintf(stderr, "%s: %s%s\n", pdx_cli_prog, kind, text);

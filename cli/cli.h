@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "pdx.h"
+
 /* Exit codes, documented in docs/cli.md. */
 enum {
     PDX_EXIT_OK = 0,          /* success */
@@ -45,8 +47,17 @@ int pdx_cli_parse_size(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
 /* Parses seconds with an optional fraction; 0 or -1. */
 int pdx_cli_parse_seconds(const char *s, int64_t *out_ns);
 
-/* Prints text and a newline on stdout, its control characters escaped as
- * in error messages (\n, \r, \xHH), so that it is one line. */
+/*
+ * Appends text to sb escaped so that it is one line and can be read back
+ * unambiguously: a backslash as \\, newline as \n, CR as \r, other control
+ * characters and DEL as \xHH; a tab as \t when tab is set (a field of a
+ * tab-separated line), else as itself (messages).  Memory running out sets
+ * sb->oom, as pdx_sb_putn does.
+ */
+void pdx_cli_escape(pdx_strbuf *sb, const char *text, int tab);
+
+/* Prints text and a newline on stdout, escaped as in error messages
+ * (pdx_cli_escape without tab), so that it is one line. */
 void pdx_cli_print_line(const char *text);
 
 /* 1 when a write to stdout has failed; the first time, keeps errno (ENOSPC,

@@ -53,6 +53,19 @@ static void text_col(sqlite3_stmt *st, int col, char *buf, size_t len)
     snprintf(buf, len, "%s", t ? (const char *)t : "");
 }
 
+int pdx_capfile_col_path(sqlite3_stmt *st, int col, size_t max, const char **out, const char *row,
+                         char *errbuf)
+{
+    const char *path = NULL;
+    int rc = pdx_index_col_text(st, col, max, &path, row, errbuf);
+    if (rc < 0)
+        return rc;
+    if (path[0] != '/')
+        return pdx_errf(errbuf, PDX_EDB, "%s: path '%s' is not absolute", row, path);
+    *out = path;
+    return PDX_OK;
+}
+
 /* The columns the carver relies on, checked: the path must be one this
  * file system could hold (absolute; a relative one would be looked up in
  * the current directory, a longer one cut), the format fields ones the
@@ -60,14 +73,12 @@ static void text_col(sqlite3_stmt *st, int col, char *buf, size_t len)
 static int check_row(sqlite3_stmt *st, int64_t id, caprow *r, char *errbuf)
 {
     char row[48];
-    const char *path;
+    const char *path = NULL;
     int64_t v;
     int rc;
     snprintf(row, sizeof(row), "capture %lld", (long long)id);
-    if ((rc = pdx_index_col_text(st, 0, sizeof(r->path), &path, row, errbuf)) < 0)
+    if ((rc = pdx_capfile_col_path(st, 0, sizeof(r->path), &path, row, errbuf)) < 0)
         return rc;
-    if (path[0] != '/')
-        return pdx_errf(errbuf, PDX_EDB, "%s: path '%s' is not absolute", row, path);
     snprintf(r->path, sizeof(r->path), "%s", path);
     if ((rc = pdx_index_col_int(st, 1, 0, INT64_MAX, 0, &v, row, errbuf)) < 0)
         return rc;

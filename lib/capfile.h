@@ -12,7 +12,10 @@
 #ifndef PDX_CAPFILE_H
 #define PDX_CAPFILE_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+#include <sqlite3.h>
 
 #include "capture.h"
 #include "index.h"
@@ -52,5 +55,17 @@ int pdx_capfile_read(pdx_capfile *cf, uint64_t offset, uint64_t hint, pdx_record
  * unchanged, else PDX_EMISSING or PDX_ECHANGED with errbuf saying why.
  */
 int pdx_capfile_check(pdx_index *ix, int64_t capture_id, char *errbuf);
+
+/*
+ * Reads a capture's stored path from text column col of st, checked as the
+ * carver and packets need it: text without NUL bytes, shorter than max
+ * bytes, and absolute (a relative one would be looked up in the current
+ * directory).
+ * row names the row for the message ("capture 12").  Returns 0 with *out
+ * pointing into the statement's row (valid until it steps or is finalized);
+ * PDX_EDB with errbuf saying what the column holds instead, *out untouched.
+ */
+int pdx_capfile_col_path(sqlite3_stmt *st, int col, size_t max, const char **out, const char *row,
+                         char *errbuf);
 
 #endif

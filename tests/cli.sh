@@ -279,6 +279,18 @@ b/x.pcap"
 expect verify_newline_path 6 "$PDX" verify --db "$T/nl.db"
 same verify_newline_path_one_line "$(wc -l <"$T/out" | tr -d ' ')" 1
 has verify_newline_path_escaped "$T/out" 'nl/a\\nb/x\.pcap: missing'
+# a tab and a backslash in a path: packets escapes them (\t, \\), so that each
+# line keeps its three fields; a message writes the backslash as \\ too
+TB=$(printf '%s/tb/a\tb\\c' "$T")
+mkdir -p "$TB"
+cp "$(echo "$ROT" | head -n 1)" "$TB/x.pcap"
+"$PDX" index -q --db "$T/tb.db" "$TB/x.pcap"
+expect packets_tab_backslash_path 0 "$PDX" packets --db "$T/tb.db" --all
+same packets_tab_backslash_three_fields "$(awk -F'\t' 'NF != 3' "$T/out" | wc -l | tr -d ' ')" 0
+same packets_tab_backslash_every_packet "$(wc -l <"$T/out" | tr -d ' ')" "$(q "$T/tb.db" "SELECT packets FROM captures")"
+same packets_tab_backslash_escaped "$(cut -f2 "$T/out" | sort -u)" "$(printf '%s/tb/a\\tb\\\\c/x.pcap' "$T")"
+expect message_backslash_path 4 "$PDX" index --db "$T/tb.db" "$TB/nope.pcap"
+has message_backslash_escaped "$T/err" "$(printf '/tb/a\tb')"'\\\\c/nope\.pcap: '
 mv "$VICTIM.moved" "$VICTIM"
 dd if=/dev/zero of="$VICTIM" bs=1 seek=100 count=64 conv=notrunc 2>/dev/null
 expect carve_changed_capture 6 "$PDX" carve --db "$T/arch.db" "$BIG" -o "$T/chg.pcap"

@@ -459,7 +459,8 @@ static int write_out(carver *c, const char *path)
     if (fp != NULL)
         setvbuf(fp, iobuf, _IOFBF, sizeof(iobuf));
     if (fp != NULL && pdx_writer_open(&w, fp, format, linktype, nsec, snaplen, err) < 0) {
-        pdx_cli_error("%s: %s", path, err);
+        if (!(to_stdout && pdx_cli_stdout_failed()))
+            pdx_cli_error("%s: %s", path, err);
         status = PDX_EXIT_OUTPUT;
         goto done;
     }
@@ -495,7 +496,7 @@ static int write_out(carver *c, const char *path)
         if ((status = feed_payload(c, best)) != PDX_EXIT_OK)
             goto done;
         if (w != NULL && pdx_writer_put(w, &best->rec, ifc, key, err) < 0) {
-            if (!to_stdout || errno != EPIPE)
+            if (!(to_stdout && pdx_cli_stdout_failed()))
                 pdx_cli_error("%s: %s", path, err);
             status = PDX_EXIT_OUTPUT;
             goto done;
@@ -517,10 +518,18 @@ static int write_out(carver *c, const char *path)
         }
     }
 done:
-    if (pdx_writer_close(w, err) < 0 && status == PDX_EXIT_OK) {
+    /* A failed write to stdout is kept (pdx_cli_stdout_failed) and reported
+     * when stdout is closed, whatever else failed before it: what went out
+     * is incomplete either way.  The exit code stays the first failure's. */
+    if (to_stdout && fflush(stdout) != 0)
+        pdx_cli_stdout_failed();
+    if (pdx_writer_close(w, err) < 0 && !(to_stdout && pdx_cli_stdout_failed()) &&
+        status == PDX_EXIT_OK) {
         pdx_cli_error("%s: %s", path, err);
         status = PDX_EXIT_OUTPUT;
     }
+    if (to_stdout && pdx_cli_stdout_failed() && status == PDX_EXIT_OK)
+        status = PDX_EXIT_OUTPUT;
     if (fp != NULL && !to_stdout) {
         if (fclose(fp) != 0 && status == PDX_EXIT_OK) {
             pdx_cli_error("%s: %s", path, strerror(errno));
@@ -784,12 +793,11 @@ int pdx_cmd_carve(int argc, char **argv)
     pdx_index_close(c.ix);
     free(c.flows);
     if (out != NULL && strcmp(out, "-") == 0) {
-        /* A write that failed has been reported; closing again would only
-         * repeat it with a worse errno. */
+        /* Reports a failed write to stdout (with the errno kept when it was
+         * first seen) even after another failure, whose exit code stays. */
+        int r = pdx_cli_close_stdout();
         if (status == PDX_EXIT_OK)
-            status = pdx_cli_close_stdout();
-        else
-            fclose(stdout);
+            status = r;
     }
     return status;
 }

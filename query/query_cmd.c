@@ -1128,6 +1128,54 @@ static void print_bin(const options *o, int64_t start, const pdx_tsbin *b, const
     }
 }
 
+/* Too many bins for a time series: an interval too fine for the traffic
+ * (a usage error), or a damaged flow whose times no real capture gives (not
+ * an integer, before 1970, or after its last_ns; a hand edit or corruption
+ * is the usual cause), which is an index error naming the database.  Returns
+ * PDX_EXIT_USAGE when the selected flows' times are sound, else
+ * PDX_EXIT_DB with the message printed. */
+static int series_damage(sqlite3 *db, const pdx_select *s, const char *db_path)
+{
+    static const char fmt[] =
+        "SELECT id, first_ns, last_ns FROM flows %s AND (typeof(first_ns) <> 'integer'"
+        " OR typeof(last_ns) <> 'integer' OR first_ns < 0 OR last_ns < first_ns) LIMIT 1";
+    char err[PDX_ERRBUF_SIZE], row[48];
+    size_t len = sizeof(fmt) + strlen(s->where);
+    char *sql = malloc(len);
+    sqlite3_stmt *st = NULL;
+    int64_t first, last;
+    int status = PDX_EXIT_DB, rc;
+    if (sql == NULL) {
+        pdx_cli_error("out of memory");
+        return PDX_EXIT_DB;
+    }
+    snprintf(sql, len, fmt, s->where);
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK || pdx_select_bind(s, st, 1) < 0) {
+        pdx_cli_error("%s: %s", db_path, sqlite3_errmsg(db));
+        goto out;
+    }
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        status = PDX_EXIT_USAGE;
+        goto out;
+    }
+    if (rc != SQLITE_ROW) {
+        pdx_cli_error("%s: %s", db_path, sqlite3_errmsg(db));
+        goto out;
+    }
+    snprintf(row, sizeof(row), "flow %lld", (long long)sqlite3_column_int64(st, 0));
+    if (pdx_index_col_int(st, 1, 0, INT64_MAX, 0, &first, row, err) < 0 ||
+        pdx_index_col_int(st, 2, 0, INT64_MAX, 0, &last, row, err) < 0)
+        pdx_cli_error("%s: %s", db_path, err);
+    else
+        pdx_cli_error("%s: %s: first_ns %" PRId64 " is after last_ns %" PRId64, db_path, row, first,
+                      last);
+out:
+    sqlite3_finalize(st);
+    free(sql);
+    return status;
+}
+
 static int run_series(options *o, sqlite3 *db, const pdx_select *s, const char *db_path)
 {
     char err[PDX_ERRBUF_SIZE];
@@ -1153,10 +1201,12 @@ static int run_series(options *o, sqlite3 *db, const pdx_select *s, const char *
     /* Empty bins between the first and the last are printed as zeros. */
     uint64_t span = ((uint64_t)b[n - 1].start_ns - (uint64_t)b[0].start_ns) / (uint64_t)o->interval_ns;
     if (span >= SERIES_MAX_BINS) {
+        free(b);
+        if (series_damage(db, s, db_path) != PDX_EXIT_USAGE)
+            return PDX_EXIT_DB;
         pdx_cli_error("--timeseries: %" PRIu64 " bins from the first flow to the last; "
                       "choose a larger interval (at most %d bins)",
                       span + 1, SERIES_MAX_BINS);
-        free(b);
         return PDX_EXIT_USAGE;
     }
     size_t width[4] = {strlen("start (UTC)"), strlen("flows"), strlen("packets"), strlen("bytes")};

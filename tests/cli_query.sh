@@ -873,4 +873,28 @@ has verify_no_rollups_note "$T/err" "no rollups: an unfiltered --top reads the f
 same runs_top_matches_one_run "$("$PDX" query --db "$DB2" --top host --by bytes --limit 0 --format csv | md5sum)" \
     "$("$PDX" query --db "$DB" --top host --by bytes --limit 0 --format csv | md5sum)"
 
+# ---- --timeseries: too many bins --------------------------------------------------------------
+# On a sound index an interval too fine for the traffic is a usage error; when
+# a selected flow holds times no capture gives (not an integer, before 1970,
+# first after last), the bins are absurd because the index is damaged: exit 3,
+# one line naming the database and the flow.
+expect series_too_fine 2 "$PDX" query --db "$DB" --timeseries 1ns
+has series_too_fine_msg "$T/err" "error: --timeseries: [0-9]+ bins .*choose a larger interval"
+same series_too_fine_one_line "$(wc -l <"$T/err" | tr -d ' ')" 1
+MINID=$(q "$DB" "SELECT min(id) FROM flows")
+for v in "first_ns = -1" "first_ns = -9223372036854775808" "first_ns = 1e30" "first_ns = 'soon'" "first_ns = 9223372036854775807"; do
+    cp "$DB" "$T/ts.db"
+    q "$T/ts.db" "UPDATE flows SET $v WHERE id = $MINID"
+    expect "series_damaged[$v]" 3 "$PDX" query --db "$T/ts.db" --timeseries 1s
+    has "series_damaged_names_db[$v]" "$T/err" "^pcapdex query: error: $T/ts\.db: flow $MINID: first_ns "
+    same "series_damaged_one_line[$v]" "$(wc -l <"$T/err" | tr -d ' ')" 1
+    same "series_damaged_no_output[$v]" "$(wc -c <"$T/out" | tr -d ' ')" 0
+done
+# the damaged flow outside the selection: the interval is what is wrong
+expect series_damage_not_selected 2 "$PDX" query --db "$T/ts.db" --timeseries 1ns "id $((MINID + 1))-99999999"
+has series_damage_not_selected_msg "$T/err" "choose a larger interval"
+# with a window and a filter (their parameters bound in the check too)
+expect series_damaged_window 3 "$PDX" query --db "$T/ts.db" --timeseries 1s --since 2000-01-01 "id $MINID-99999999"
+has series_damaged_window_msg "$T/err" "$T/ts\.db: flow $MINID: first_ns 9223372036854775807 is after last_ns [0-9]+$"
+
 finish query

@@ -61,6 +61,7 @@ lane1() {
     run unit "$BUILD/unit"
     run cli sh tests/cli.sh "$BUILD"
     run malformed sh tests/check_malformed.sh "$BUILD"
+    run errors sh tests/cli_errors.sh "$BUILD"
     run payload sh tests/check_payload.sh "$BUILD"
     run compressed sh tests/check_compressed.sh "$BUILD"
     run fuzz sh tests/fuzz/replay.sh "$BUILD"
@@ -73,7 +74,7 @@ lane1 &
 l1=$!
 lane2
 wait "$l1"
-for name in unit cli query malformed hostile-db payload compressed fuzz; do
+for name in unit cli query malformed hostile-db errors payload compressed fuzz; do
     report "$name"
 done
 

@@ -264,6 +264,8 @@ static int prepare(carver *c, size_t from, size_t to)
             return PDX_EXIT_DB;
         } else {
             s->first_ns = pdx_capfile_first_ns(s->cf);
+            for (size_t k = 0; k < s->n; k++)
+                pdx_capfile_plan(s->cf, s->e[k].offset);
             if (pdx_capfile_streams(s->cf) && !c->quiet)
                 pdx_cli_warn("%s is compressed without a seek table: carving decompresses it from "
                              "the start ('pcapdex compress' makes it seekable)",

@@ -389,6 +389,14 @@ int pdx_capfile_streams(const pdx_capfile *cf)
     return cf->z != NULL && !pdx_zreader_seekable(cf->z);
 }
 
+void pdx_capfile_plan(pdx_capfile *cf, uint64_t offset)
+{
+    /* A read takes READ_MIN bytes at least, or runs on to the next record
+     * (which is planned itself). */
+    if (cf->z != NULL)
+        pdx_zreader_plan(cf->z, offset, READ_MIN);
+}
+
 /* Makes [off, off + want) readable in cf->buf (fewer bytes at end of file). */
 static int load(pdx_capfile *cf, uint64_t off, size_t want, char *errbuf)
 {

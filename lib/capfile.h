@@ -41,6 +41,14 @@ int64_t pdx_capfile_first_ns(const pdx_capfile *cf);
 int pdx_capfile_streams(const pdx_capfile *cf);
 
 /*
+ * Says that a record at offset will be read: call it for every record, in
+ * order of offset, before the first pdx_capfile_read().  A seekable zstd
+ * capture then decompresses the frames that hold them ahead of the reads,
+ * on other cores (pdx_zreader_plan); for other captures it does nothing.
+ */
+void pdx_capfile_plan(pdx_capfile *cf, uint64_t offset);
+
+/*
  * Reads the record at offset.  hint is the offset of a record expected
  * after it (0 when none): reads are sized to cover it, so that a flow's
  * neighbouring records cost one pread.  rec->data stays valid until the

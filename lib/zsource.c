@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -295,6 +296,54 @@ int pdx_capture_open_any(const char *path, pdx_capture **cap, pdx_zsrc **zout, i
 
 /* ---- random access -------------------------------------------------------------- */
 
+/*
+ * Read-ahead for seekable files.  A caller that knows which offsets it will
+ * read (the carver does) lists them first with pdx_zreader_plan(); the
+ * frames that hold them then decompress on worker threads, in plan order and
+ * a few frames ahead of the reads, while the caller works on the frames
+ * before.  Each worker has its own decompression context and buffers and
+ * touches nothing of the reader but what never changes after open (path,
+ * fd, the seek table); a slot's buffer belongs to the worker while the slot
+ * is busy and to the reader once it is done.  Every frame is still
+ * decompressed whole and size-checked (and checksummed, when it has one),
+ * exactly as a read without a plan does it.
+ */
+#define PF_MAX_THREADS 4
+#define PF_MAX_SLOTS (PF_MAX_THREADS + 2)
+/* Readers with a read-ahead at once, process-wide.  A carve opens every
+ * capture it needs at the start and reads one record of each; read-ahead
+ * begins at a reader's second frame, so it runs only in the captures being
+ * read through, and this bounds them when many overlap in time. */
+#define PF_MAX_READERS 4
+/* Frames larger than these (a damaged seek table can claim 256 MiB) are
+ * not read ahead: the slots' memory stays small. */
+#define PF_MAX_RAW (8u * 1024u * 1024u)
+#define PF_MAX_COMP (16u * 1024u * 1024u)
+
+enum { PF_FREE = 0, PF_BUSY, PF_DONE };
+
+typedef struct pf_slot {
+    int state;
+    uint32_t frame;
+    size_t pos;         /* its place in the plan */
+    int rc;             /* decode_frame()'s result */
+    char err[PDX_ERRBUF_SIZE];
+    uint8_t *buf;
+    size_t cap;
+} pf_slot;
+
+typedef struct prefetch {
+    pthread_mutex_t mu;
+    pthread_cond_t work; /* a slot was freed, or stop */
+    pthread_cond_t done; /* a slot is done */
+    pthread_t th[PF_MAX_THREADS];
+    int nthreads;
+    int stop;
+    size_t next;         /* the next plan position to hand to a worker */
+    size_t nslots;
+    pf_slot slots[PF_MAX_SLOTS];
+} prefetch;
+
 struct pdx_zreader {
     const char *path;
     int fd;
@@ -309,6 +358,14 @@ struct pdx_zreader {
     int64_t cached;     /* its index, -1 when none */
     uint8_t *cbuf;
     size_t cbuf_cap;
+    /* seekable: the frames pdx_zreader_plan() listed, in order, and the
+     * read-ahead that works through them once reads begin */
+    uint32_t *plan;
+    size_t nplan, plan_cap;
+    int reading;        /* a read happened: the plan is fixed */
+    uint32_t loads;     /* frames decoded or taken so far (counted to 2) */
+    int pf_over;        /* the read-ahead ran through the plan: none again */
+    prefetch *pf;
     /* not seekable: a stream positioned at stream.produced */
     zstream stream;
     int has_stream;
@@ -424,35 +481,278 @@ uint64_t pdx_zreader_table_size(const pdx_zreader *z)
     return z->seekable ? z->raw_off[z->nframes] : 0;
 }
 
-static int load_frame(pdx_zreader *z, uint32_t i, char *errbuf)
+/* Grows *buf to at least n bytes; 0 or -1. */
+static int reserve(uint8_t **buf, size_t *cap, size_t n)
 {
-    if (z->cached == (int64_t)i)
-        return PDX_OK;
+    if (n <= *cap)
+        return 0;
+    uint8_t *nb = realloc(*buf, n);
+    if (nb == NULL)
+        return -1;
+    *buf = nb;
+    *cap = n;
+    return 0;
+}
+
+/* Reads frame i and decompresses it whole into *out (grown as needed), with
+ * dctx and *cbuf as scratch.  Reads only what stays fixed after open, so
+ * workers call it too.  0, or PDX_ECORRUPT / PDX_EIO / PDX_ENOMEM naming
+ * the file and frame. */
+static int decode_frame(const pdx_zreader *z, ZSTD_DCtx *dctx, uint32_t i, uint8_t **cbuf,
+                        size_t *ccap, uint8_t **out, size_t *ocap, char *errbuf)
+{
     size_t clen = (size_t)(z->comp_off[i + 1] - z->comp_off[i]);
     size_t rlen = (size_t)(z->raw_off[i + 1] - z->raw_off[i]);
-    if (clen > z->cbuf_cap) {
-        uint8_t *n = realloc(z->cbuf, clen);
-        if (n == NULL)
-            return pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
-        z->cbuf = n;
-        z->cbuf_cap = clen;
-    }
-    if (rlen > z->frame_cap) {
-        uint8_t *n = realloc(z->frame, rlen);
-        if (n == NULL)
-            return pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
-        z->frame = n;
-        z->frame_cap = rlen;
-    }
-    z->cached = -1;
-    if (read_full(z->fd, z->cbuf, clen, z->comp_off[i]) < 0)
+    if (reserve(cbuf, ccap, clen) < 0 || reserve(out, ocap, rlen) < 0)
+        return pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
+    if (read_full(z->fd, *cbuf, clen, z->comp_off[i]) < 0)
         return pdx_errf(errbuf, PDX_EIO, "%s: cannot read zstd frame %u at offset %llu", z->path, i,
                         (unsigned long long)z->comp_off[i]);
-    size_t got = ZSTD_decompressDCtx(z->dctx, z->frame, rlen, z->cbuf, clen);
+    size_t got = ZSTD_decompressDCtx(dctx, *out, rlen, *cbuf, clen);
     if (ZSTD_isError(got) || got != rlen)
         return pdx_errf(errbuf, PDX_ECORRUPT, "%s: zstd frame %u at offset %llu is corrupt: %s",
                         z->path, i, (unsigned long long)z->comp_off[i],
                         ZSTD_isError(got) ? ZSTD_getErrorName(got) : "wrong decompressed size");
+    return PDX_OK;
+}
+
+/* ---- read-ahead ---------------------------------------------------------------- */
+
+void pdx_zreader_plan(pdx_zreader *z, uint64_t off, uint64_t len)
+{
+    if (!z->seekable || z->reading || z->plan_cap == SIZE_MAX || len == 0 ||
+        off >= z->raw_off[z->nframes])
+        return;
+    uint32_t lo = 0, hi = z->nframes;
+    while (hi - lo > 1) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (z->raw_off[mid] <= off)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    for (uint32_t i = lo; i < z->nframes && z->raw_off[i] < off + len; i++) {
+        if (z->nplan > 0 && z->plan[z->nplan - 1] >= i)
+            continue; /* listed already, or the offsets are not in order */
+        if (z->raw_off[i + 1] - z->raw_off[i] > PF_MAX_RAW ||
+            z->comp_off[i + 1] - z->comp_off[i] > PF_MAX_COMP)
+            continue;
+        if (z->nplan == z->plan_cap) {
+            size_t ncap = z->plan_cap ? z->plan_cap * 2 : 64;
+            uint32_t *np = ncap < SIZE_MAX / sizeof(*np) ? realloc(z->plan, ncap * sizeof(*np))
+                                                          : NULL;
+            if (np == NULL) {
+                /* Read-ahead is only a speed-up: without memory, none. */
+                free(z->plan);
+                z->plan = NULL;
+                z->nplan = 0;
+                z->plan_cap = SIZE_MAX;
+                return;
+            }
+            z->plan = np;
+            z->plan_cap = ncap;
+        }
+        z->plan[z->nplan++] = i;
+    }
+}
+
+static pthread_mutex_t pf_global = PTHREAD_MUTEX_INITIALIZER;
+static int pf_readers;
+
+static void *pf_worker(void *arg)
+{
+    pdx_zreader *z = arg;
+    prefetch *p = z->pf;
+    ZSTD_DCtx *dctx = ZSTD_createDCtx();
+    uint8_t *cbuf = NULL;
+    size_t ccap = 0;
+    pthread_mutex_lock(&p->mu);
+    while (dctx != NULL) {
+        pf_slot *s = NULL;
+        while (!p->stop && p->next < z->nplan) {
+            for (size_t k = 0; k < p->nslots && s == NULL; k++)
+                if (p->slots[k].state == PF_FREE)
+                    s = &p->slots[k];
+            if (s != NULL)
+                break;
+            pthread_cond_wait(&p->work, &p->mu);
+        }
+        if (s == NULL)
+            break; /* stopped, or the whole plan is handed out */
+        s->state = PF_BUSY;
+        s->pos = p->next++;
+        s->frame = z->plan[s->pos];
+        pthread_mutex_unlock(&p->mu);
+        s->rc = decode_frame(z, dctx, s->frame, &cbuf, &ccap, &s->buf, &s->cap, s->err);
+        pthread_mutex_lock(&p->mu);
+        s->state = PF_DONE;
+        pthread_cond_broadcast(&p->done);
+    }
+    pthread_mutex_unlock(&p->mu);
+    ZSTD_freeDCtx(dctx);
+    free(cbuf);
+    return NULL;
+}
+
+static void pf_stop(pdx_zreader *z)
+{
+    prefetch *p = z->pf;
+    if (p == NULL)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->stop = 1;
+    pthread_cond_broadcast(&p->work);
+    pthread_mutex_unlock(&p->mu);
+    for (int t = 0; t < p->nthreads; t++)
+        pthread_join(p->th[t], NULL);
+    for (size_t k = 0; k < p->nslots; k++)
+        free(p->slots[k].buf);
+    pthread_cond_destroy(&p->done);
+    pthread_cond_destroy(&p->work);
+    pthread_mutex_destroy(&p->mu);
+    free(p);
+    z->pf = NULL;
+    pthread_mutex_lock(&pf_global);
+    pf_readers--;
+    pthread_mutex_unlock(&pf_global);
+}
+
+/* Starts the workers when the plan has frames enough and the machine has
+ * cores to spare; otherwise reads stay synchronous. */
+static void pf_start(pdx_zreader *z)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (z->nplan < 2 || cpus < 2)
+        return;
+    pthread_mutex_lock(&pf_global);
+    int room = pf_readers < PF_MAX_READERS;
+    pf_readers += room;
+    pthread_mutex_unlock(&pf_global);
+    if (!room)
+        return;
+    prefetch *p = calloc(1, sizeof(*p));
+    int ok = p != NULL && pthread_mutex_init(&p->mu, NULL) == 0;
+    if (ok && pthread_cond_init(&p->work, NULL) != 0) {
+        pthread_mutex_destroy(&p->mu);
+        ok = 0;
+    }
+    if (ok && pthread_cond_init(&p->done, NULL) != 0) {
+        pthread_cond_destroy(&p->work);
+        pthread_mutex_destroy(&p->mu);
+        ok = 0;
+    }
+    if (!ok) {
+        free(p);
+        pthread_mutex_lock(&pf_global);
+        pf_readers--;
+        pthread_mutex_unlock(&pf_global);
+        return;
+    }
+    /* The reading thread decodes too while it waits (pf_take). */
+    int want = (int)PDX_MIN((size_t)PDX_MIN(cpus - 1, (long)PF_MAX_THREADS), z->nplan);
+    p->nslots = (size_t)want + 2;
+    z->pf = p;
+    pthread_mutex_lock(&p->mu);
+    for (int t = 0; t < want; t++) {
+        if (pthread_create(&p->th[t], NULL, pf_worker, z) != 0)
+            break;
+        p->nthreads++;
+    }
+    pthread_mutex_unlock(&p->mu);
+    if (p->nthreads == 0)
+        pf_stop(z);
+}
+
+/* Takes frame i from the read-ahead when a worker has it or is on it: 1
+ * taken (z->frame holds it), 0 not there (decode it here), or the error the
+ * worker met.  Frames the reads went past are dropped, and a frame decoded
+ * here is not handed to a worker as well.  *over is set when the whole plan
+ * has been handed out and taken or dropped. */
+static int pf_take(pdx_zreader *z, uint32_t i, int *over, char *errbuf)
+{
+    prefetch *p = z->pf;
+    pf_slot *hit = NULL;
+    pthread_mutex_lock(&p->mu);
+    for (size_t k = 0; k < p->nslots && hit == NULL; k++)
+        if (p->slots[k].state != PF_FREE && p->slots[k].frame == i)
+            hit = &p->slots[k];
+    while (hit != NULL && hit->state == PF_BUSY) {
+        /* Rather than sleep until the worker is done, decode the next frame
+         * of the plan here (with the reader's own context and buffers): one
+         * handover fewer, and the core this thread runs on is not idle. */
+        pf_slot *s = NULL;
+        for (size_t k = 0; k < p->nslots && s == NULL && p->next < z->nplan; k++)
+            if (p->slots[k].state == PF_FREE)
+                s = &p->slots[k];
+        if (s == NULL) {
+            pthread_cond_wait(&p->done, &p->mu);
+            continue;
+        }
+        s->state = PF_BUSY;
+        s->pos = p->next++;
+        s->frame = z->plan[s->pos];
+        pthread_mutex_unlock(&p->mu);
+        s->rc = decode_frame(z, z->dctx, s->frame, &z->cbuf, &z->cbuf_cap, &s->buf, &s->cap, s->err);
+        pthread_mutex_lock(&p->mu);
+        s->state = PF_DONE;
+    }
+    int freed = 0;
+    for (size_t k = 0; k < p->nslots; k++) {
+        pf_slot *s = &p->slots[k];
+        if (s->state == PF_DONE && s != hit && s->frame < i) {
+            s->state = PF_FREE;
+            freed = 1;
+        }
+    }
+    int rc = 0;
+    if (hit == NULL) {
+        while (p->next < z->nplan && z->plan[p->next] <= i)
+            p->next++;
+    } else {
+        if (hit->rc < 0) {
+            rc = pdx_errf(errbuf, hit->rc, "%s", hit->err);
+        } else {
+            uint8_t *b = z->frame;
+            size_t c = z->frame_cap;
+            z->frame = hit->buf;
+            z->frame_cap = hit->cap;
+            hit->buf = b;
+            hit->cap = c;
+            rc = 1;
+        }
+        hit->state = PF_FREE;
+        freed = 1;
+    }
+    if (freed)
+        pthread_cond_broadcast(&p->work);
+    *over = p->next >= z->nplan;
+    for (size_t k = 0; k < p->nslots; k++)
+        if (p->slots[k].state != PF_FREE)
+            *over = 0;
+    pthread_mutex_unlock(&p->mu);
+    return rc;
+}
+
+static int load_frame(pdx_zreader *z, uint32_t i, char *errbuf)
+{
+    if (z->cached == (int64_t)i)
+        return PDX_OK;
+    z->reading = 1;
+    if (z->loads < 2 && ++z->loads == 2 && !z->pf_over)
+        pf_start(z);
+    z->cached = -1;
+    int rc = 0, over = 0;
+    if (z->pf != NULL) {
+        rc = pf_take(z, i, &over, errbuf);
+        if (over) {
+            pf_stop(z); /* its threads and buffers are of no more use */
+            z->pf_over = 1;
+        }
+    }
+    if (rc == 0)
+        rc = decode_frame(z, z->dctx, i, &z->cbuf, &z->cbuf_cap, &z->frame, &z->frame_cap, errbuf);
+    if (rc < 0)
+        return rc;
     z->cached = i;
     return PDX_OK;
 }
@@ -513,6 +813,8 @@ void pdx_zreader_close(pdx_zreader *z)
 {
     if (z == NULL)
         return;
+    pf_stop(z);
+    free(z->plan);
     if (z->has_stream)
         zs_free(&z->stream);
     ZSTD_freeDCtx(z->dctx);

@@ -464,6 +464,38 @@ static uint64_t mix(uint64_t *h)
     return *h;
 }
 
+/* A reader told first which offsets it will read (pdx_zreader_plan), so
+ * that a seekable one decompresses their frames ahead on worker threads:
+ * reads in plan order, then one outside it and one backwards, give the same
+ * bytes and fail on the same frames as a reader without a plan. */
+static void check_planned(const char *path, int fd, size_t size, int kind, const ref *r,
+                          const table *t, uint64_t h)
+{
+    char err[PDX_ERRBUF_SIZE];
+    pdx_zreader *z = NULL;
+    uint64_t len = PDX_MIN(r->len, t->total), offs[16];
+    int n = 0;
+
+    if (pdx_zreader_open(&z, path, fd, size, kind, err) < 0)
+        return; /* check_zreader has checked why */
+    reader rd = {z, pdx_zreader_seekable(z), r, t};
+    /* Ascending offsets, a few in the same frame, up to the end and past. */
+    for (uint64_t off = mix(&h) % 64; n < 16 && off <= len + 8; n++) {
+        offs[n] = off;
+        off += 1 + mix(&h) % (len / 8 + 2);
+    }
+    for (int i = 0; i < n; i++)
+        pdx_zreader_plan(z, offs[i], 1 + mix(&h) % 64);
+    for (int i = 0; i < n; i++) {
+        check_pread(&rd, offs[i], 1 + (size_t)(mix(&h) % 64));
+        if (i == n / 2 && n > 2)
+            check_pread(&rd, offs[n - 1], 3); /* ahead of the plan */
+    }
+    if (n > 0)
+        check_pread(&rd, offs[0], 9); /* back to the start */
+    pdx_zreader_close(z);
+}
+
 static void check_zreader(const char *path, int fd, size_t size, int kind, const ref *r,
                           const table *t, uint64_t h)
 {
@@ -542,6 +574,7 @@ static void check_zreader(const char *path, int fd, size_t size, int kind, const
         check_pread(&rd, UINT64_MAX - 3, 8);
     check_pread(&rd, len / 3, 40);
     pdx_zreader_close(z);
+    check_planned(path, fd, size, kind, r, t, h);
 }
 
 /* ---- writing ------------------------------------------------------------------ */
@@ -592,6 +625,8 @@ static void check_writer(const ref *r, uint64_t h)
     }
     check_pread(&rd, r->len, 1);
     pdx_zreader_close(z);
+    /* Many small frames: the read-ahead's workers run through most of them. */
+    check_planned(path, fd, (size_t)size, PDX_COMP_ZSTD, r, &t, h);
     table_free(&t);
     FUZZ_CHECK_EQ(fclose(f), 0);
 }

@@ -516,6 +516,20 @@ static int decode_frame(const pdx_zreader *z, ZSTD_DCtx *dctx, uint32_t i, uint8
     return PDX_OK;
 }
 
+/* The seekable frame that holds uncompressed byte pos (< the table's end). */
+static uint32_t frame_of(const pdx_zreader *z, uint64_t pos)
+{
+    uint32_t lo = 0, hi = z->nframes;
+    while (hi - lo > 1) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (z->raw_off[mid] <= pos)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 /* ---- read-ahead ---------------------------------------------------------------- */
 
 void pdx_zreader_plan(pdx_zreader *z, uint64_t off, uint64_t len)
@@ -523,15 +537,7 @@ void pdx_zreader_plan(pdx_zreader *z, uint64_t off, uint64_t len)
     if (!z->seekable || z->reading || z->plan_cap == SIZE_MAX || len == 0 ||
         off >= z->raw_off[z->nframes])
         return;
-    uint32_t lo = 0, hi = z->nframes;
-    while (hi - lo > 1) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (z->raw_off[mid] <= off)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    for (uint32_t i = lo; i < z->nframes && z->raw_off[i] < off + len; i++) {
+    for (uint32_t i = frame_of(z, off); i < z->nframes && z->raw_off[i] < off + len; i++) {
         if (z->nplan > 0 && z->plan[z->nplan - 1] >= i)
             continue; /* listed already, or the offsets are not in order */
         if (z->raw_off[i + 1] - z->raw_off[i] > PF_MAX_RAW ||
@@ -765,14 +771,7 @@ int pdx_zreader_pread(pdx_zreader *z, uint8_t *buf, size_t n, uint64_t off, size
     if (z->seekable) {
         while (done < n && off + done < z->raw_off[z->nframes]) {
             uint64_t pos = off + done;
-            uint32_t lo = 0, hi = z->nframes;
-            while (hi - lo > 1) {
-                uint32_t mid = lo + (hi - lo) / 2;
-                if (z->raw_off[mid] <= pos)
-                    lo = mid;
-                else
-                    hi = mid;
-            }
+            uint32_t lo = frame_of(z, pos);
             if ((rc = load_frame(z, lo, errbuf)) < 0)
                 return rc;
             size_t at = (size_t)(pos - z->raw_off[lo]);

@@ -233,21 +233,36 @@ FLOW_MAX = 4096
 FLOW_UNITS = (1, 1000, 100000, 1000000)   # microseconds per unit of the time step
 
 
-def flow_record(data, lt_index, step_us, flags=0, extra=0):
+def flow_unit_step(step_us, signed):
+    """The unit (index into FLOW_UNITS) and the step in it that come closest
+    to step_us; with signed (config bit 5) a step is an int8."""
+    top = 127 if signed else 255
     unit = 0
-    while unit < 3 and step_us > 255 * FLOW_UNITS[unit]:
+    while unit < 3 and abs(step_us) > top * FLOW_UNITS[unit]:
         unit += 1
-    step = min(255, step_us // FLOW_UNITS[unit])
+    return unit, max(-128 if signed else 0, min(top, int(step_us / FLOW_UNITS[unit])))
+
+
+def flow_step(step_us, signed):
+    """The step in microseconds that a record asking for step_us gets."""
+    unit, step = flow_unit_step(step_us, signed)
+    return step * FLOW_UNITS[unit]
+
+
+def flow_record(data, lt_index, step_us, flags=0, extra=0, signed=False):
+    unit, step = flow_unit_step(step_us, signed)
     h0 = lt_index | flags | unit << 6
-    return struct.pack('<BBHB', h0, step, len(data), min(255, extra)) + data
+    return struct.pack('<BBHB', h0, step & 0xff, len(data), min(255, extra)) + data
 
 
 def flows(corpus, rows, out):
     """Packet sequences from the start of real captures, for fuzz_flow: the
     smallest capture of every (link type, content tags), its first records
     (frames cut to 1500 bytes) up to 4 KiB, once as one capture and once
-    cut into three captures, the third one of a new indexing run."""
-    best = {}
+    cut into three captures, the third one of a new indexing run; and, for
+    the smallest capture of each link type whose timestamps go backwards,
+    the same with signed time steps (config bit 5), as the capture has them."""
+    best, ooo = {}, {}
     for r in rows:
         if r['tshark_read'] != 'ok' or r['format'] not in ('pcap', 'pcapng'):
             continue
@@ -258,8 +273,14 @@ def flows(corpus, rows, out):
         cand = (int(r['bytes']), r['path'], r)
         if key not in best or cand[:2] < best[key][:2]:
             best[key] = cand
+        if int(r['ts_out_of_order'] or 0) > 0:
+            okey = (key[0], 'ooo')
+            if okey not in ooo or cand[:2] < ooo[okey][:2]:
+                ooo[okey] = cand
+    best.update(ooo)
     for key in sorted(best):
         _, path, r = best[key]
+        signed = key[1] == 'ooo'
         lt = FLOW_LINKS.index(key[0])
         p = os.path.join(corpus, r['oracle_offsets'])
         recs = []
@@ -282,13 +303,20 @@ def flows(corpus, rows, out):
             frames.append((frame, origlen - len(frame), ts))
         n = len(frames)
         for name, cuts in (('', {}), ('.cut', {n // 3: 0x10, 2 * n // 3: 0x20})):
-            body = bytearray([0x1a])   # 128-byte segments, 24 s idle timeout
+            # 128-byte segments, 24 s idle timeout; signed steps
+            body = bytearray([0x3a if signed else 0x1a])
             prev = frames[0][2]
+            at = 0   # signed: where the records' times are, in us from the first
             for i, (frame, extra, ts) in enumerate(frames):
-                step = max(0, int(round((ts - prev) * 1e6)))
-                prev = max(prev, ts)
-                body += flow_record(frame, lt, step, cuts.get(i, 0) if i else 0, extra)
-            out.add('lt%d-%s%s' % (key[0], short_name(path), name), bytes(body))
+                if signed:
+                    step = int(round((ts - frames[0][2]) * 1e6)) - at
+                    at += flow_step(step, True)
+                else:
+                    step = max(0, int(round((ts - prev) * 1e6)))
+                    prev = max(prev, ts)
+                body += flow_record(frame, lt, step, cuts.get(i, 0) if i else 0, extra, signed)
+            out.add('lt%d-%s%s%s' % (key[0], 'ooo-' if signed else '', short_name(path), name),
+                    bytes(body))
 
 
 def c_strings(text):

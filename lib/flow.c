@@ -284,29 +284,17 @@ static void lru_unlink(pdx_flowtab *t, pdx_flow *f)
     f->list = LIST_NONE;
 }
 
-/* Puts f on a list, which is kept in order of last_ns (equal times in the
- * order they came), so that sweep() finds every flow the idle timeout ends
- * at its head.  Records in time order append at the tail; one out of order
- * (captures hold some) walks back past the flows it is older than.  The
- * order is then the same whether the flows came in by packets or were taken
- * up, in order of last_ns, by a later run: both end the same flows. */
 static void lru_append(pdx_flowtab *t, pdx_flow *f, int list)
 {
     lru *l = &t->lists[list];
-    pdx_flow *after = l->tail;
-    while (after != NULL && after->last_ns > f->last_ns)
-        after = after->prev;
     f->list = (uint8_t)list;
-    f->prev = after;
-    f->next = after ? after->next : l->head;
-    if (f->next)
-        f->next->prev = f;
-    else
-        l->tail = f;
-    if (after)
-        after->next = f;
+    f->next = NULL;
+    f->prev = l->tail;
+    if (l->tail)
+        l->tail->next = f;
     else
         l->head = f;
+    l->tail = f;
 }
 
 /* ---- flow life ---------------------------------------------------------------- */
@@ -500,12 +488,11 @@ int pdx_flowtab_adopt(pdx_flowtab *t, const pdx_flow *src)
 
 /* Starts a flow at packet p. */
 static pdx_flow *start_flow(pdx_flowtab *t, const pdx_pkt *p, const pdx_flowkey *k, uint64_t h,
-                            uint16_t sport, uint16_t dport, int64_t ts_ns)
+                            uint16_t sport, uint16_t dport)
 {
     pdx_flow *f = flow_new(t);
     if (f == NULL)
         return NULL;
-    f->first_ns = f->last_ns = ts_ns; /* before insert(), which files it by time */
     f->key = *k;
     f->hash = h;
     f->id = t->next_id++;
@@ -664,11 +651,15 @@ int pdx_flowtab_packet_keyed(pdx_flowtab *t, const pdx_pkt *p, const pdx_flowkey
         f = NULL;
     }
     if (f == NULL) {
-        f = start_flow(t, p, k, h, sport, dport, ts_ns);
+        f = start_flow(t, p, k, h, sport, dport);
         if (f == NULL)
             return PDX_ENOMEM;
         f->linktype = linktype;
+        f->first_ns = f->last_ns = ts_ns;
         f->first_capture = capture_id;
+    } else {
+        lru_unlink(t, f);
+        lru_append(t, f, (f->state & PDX_FS_CLOSED) ? LIST_CLOSING : LIST_OPEN);
     }
 
     /* Direction: 0 when the packet comes from the initiator. */
@@ -688,11 +679,8 @@ int pdx_flowtab_packet_keyed(pdx_flowtab *t, const pdx_pkt *p, const pdx_flowkey
         f->first_ns = ts_ns;
         f->first_moved = f->stored;
     }
-    if (ts_ns > f->last_ns) {
+    if (ts_ns > f->last_ns)
         f->last_ns = ts_ns;
-        lru_unlink(t, f);
-        lru_append(t, f, (f->state & PDX_FS_CLOSED) ? LIST_CLOSING : LIST_OPEN);
-    }
     f->last_capture = capture_id;
 
     if (tcp) {
@@ -729,11 +717,11 @@ static int cmp_flow_id(const void *a, const void *b)
 
 int pdx_flowtab_end_capture(pdx_flowtab *t, int64_t capture_id)
 {
-    /* No sweep here: the last packet's swept already, and one now would
-     * only end flows whose packets came in older than the idle timeout
-     * behind the newest (out-of-order times), which a run without this
-     * capture boundary keeps until the clock next moves.  A boundary must
-     * not change the flows. */
+    /* No sweep here: the last packet's already ended every flow that the
+     * clock's last move made idle, as far as the lists (in order of use)
+     * reach.  One here could only reach further where timestamps go
+     * backwards, and end a flow that the same packets in one capture keep:
+     * where captures are cut must not change the flows. */
     int rc = PDX_OK;
     /* Written in ID order: the rows (and their first_ns index entries) then
      * go in at the end of their B-trees instead of all over them. */

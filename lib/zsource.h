@@ -55,9 +55,10 @@ uint64_t pdx_zreader_table_size(const pdx_zreader *z);
 /* Lists bytes [off, off + len) as ones the next reads will want, in order
  * of offset.  Before the first read only; later calls, calls out of order,
  * and files without a seek table are ignored.  Once reads begin, the frames
- * listed decompress ahead of them on worker threads (one per core, at most
- * 4), each whole and checked as a read would; reads return the same bytes
- * and errors with or without a plan. */
+ * listed decompress ahead of them on worker threads (one fewer than the
+ * cores, at most 4; the reading thread helps while it waits), each whole
+ * and checked as a read would; reads return the same bytes and errors with
+ * or without a plan. */
 void pdx_zreader_plan(pdx_zreader *z, uint64_t off, uint64_t len);
 /* Reads up to n bytes at uncompressed offset off; *got is short only at the
  * end.  0, or PDX_ECORRUPT naming the file and frame, PDX_EIO. */

@@ -325,7 +325,6 @@ enum { PF_FREE = 0, PF_BUSY, PF_DONE };
 typedef struct pf_slot {
     int state;
     uint32_t frame;
-    size_t pos;         /* its place in the plan */
     int rc;             /* decode_frame()'s result */
     char err[PDX_ERRBUF_SIZE];
     uint8_t *buf;
@@ -362,9 +361,8 @@ struct pdx_zreader {
      * read-ahead that works through them once reads begin */
     uint32_t *plan;
     size_t nplan, plan_cap;
-    int reading;        /* a read happened: the plan is fixed */
-    uint32_t loads;     /* frames decoded or taken so far (counted to 2) */
-    int pf_over;        /* the read-ahead ran through the plan: none again */
+    uint32_t loads;     /* frames decoded or taken so far, counted to 2: once
+                           there is one, the plan is fixed */
     prefetch *pf;
     /* not seekable: a stream positioned at stream.produced */
     zstream stream;
@@ -534,7 +532,7 @@ static uint32_t frame_of(const pdx_zreader *z, uint64_t pos)
 
 void pdx_zreader_plan(pdx_zreader *z, uint64_t off, uint64_t len)
 {
-    if (!z->seekable || z->reading || z->plan_cap == SIZE_MAX || len == 0 ||
+    if (!z->seekable || z->loads > 0 || z->plan_cap == SIZE_MAX || len == 0 ||
         off >= z->raw_off[z->nframes])
         return;
     for (uint32_t i = frame_of(z, off); i < z->nframes && z->raw_off[i] < off + len; i++) {
@@ -565,6 +563,22 @@ void pdx_zreader_plan(pdx_zreader *z, uint64_t off, uint64_t len)
 static pthread_mutex_t pf_global = PTHREAD_MUTEX_INITIALIZER;
 static int pf_readers;
 
+/* With p->mu held: a free slot given the plan's next frame, now busy, or
+ * NULL when there is no free slot or the whole plan is handed out. */
+static pf_slot *pf_claim(pdx_zreader *z)
+{
+    prefetch *p = z->pf;
+    for (size_t k = 0; k < p->nslots && p->next < z->nplan; k++) {
+        pf_slot *s = &p->slots[k];
+        if (s->state == PF_FREE) {
+            s->state = PF_BUSY;
+            s->frame = z->plan[p->next++];
+            return s;
+        }
+    }
+    return NULL;
+}
+
 static void *pf_worker(void *arg)
 {
     pdx_zreader *z = arg;
@@ -575,19 +589,10 @@ static void *pf_worker(void *arg)
     pthread_mutex_lock(&p->mu);
     while (dctx != NULL) {
         pf_slot *s = NULL;
-        while (!p->stop && p->next < z->nplan) {
-            for (size_t k = 0; k < p->nslots && s == NULL; k++)
-                if (p->slots[k].state == PF_FREE)
-                    s = &p->slots[k];
-            if (s != NULL)
-                break;
+        while (!p->stop && p->next < z->nplan && (s = pf_claim(z)) == NULL)
             pthread_cond_wait(&p->work, &p->mu);
-        }
         if (s == NULL)
             break; /* stopped, or the whole plan is handed out */
-        s->state = PF_BUSY;
-        s->pos = p->next++;
-        s->frame = z->plan[s->pos];
         pthread_mutex_unlock(&p->mu);
         s->rc = decode_frame(z, dctx, s->frame, &cbuf, &ccap, &s->buf, &s->cap, s->err);
         pthread_mutex_lock(&p->mu);
@@ -686,17 +691,11 @@ static int pf_take(pdx_zreader *z, uint32_t i, int *over, char *errbuf)
         /* Rather than sleep until the worker is done, decode the next frame
          * of the plan here (with the reader's own context and buffers): one
          * handover fewer, and the core this thread runs on is not idle. */
-        pf_slot *s = NULL;
-        for (size_t k = 0; k < p->nslots && s == NULL && p->next < z->nplan; k++)
-            if (p->slots[k].state == PF_FREE)
-                s = &p->slots[k];
+        pf_slot *s = pf_claim(z);
         if (s == NULL) {
             pthread_cond_wait(&p->done, &p->mu);
             continue;
         }
-        s->state = PF_BUSY;
-        s->pos = p->next++;
-        s->frame = z->plan[s->pos];
         pthread_mutex_unlock(&p->mu);
         s->rc = decode_frame(z, z->dctx, s->frame, &z->cbuf, &z->cbuf_cap, &s->buf, &s->cap, s->err);
         pthread_mutex_lock(&p->mu);
@@ -743,17 +742,14 @@ static int load_frame(pdx_zreader *z, uint32_t i, char *errbuf)
 {
     if (z->cached == (int64_t)i)
         return PDX_OK;
-    z->reading = 1;
-    if (z->loads < 2 && ++z->loads == 2 && !z->pf_over)
-        pf_start(z);
+    if (z->loads < 2 && ++z->loads == 2)
+        pf_start(z); /* once, at the second frame */
     z->cached = -1;
     int rc = 0, over = 0;
     if (z->pf != NULL) {
         rc = pf_take(z, i, &over, errbuf);
-        if (over) {
+        if (over)
             pf_stop(z); /* its threads and buffers are of no more use */
-            z->pf_over = 1;
-        }
     }
     if (rc == 0)
         rc = decode_frame(z, z->dctx, i, &z->cbuf, &z->cbuf_cap, &z->frame, &z->frame_cap, errbuf);

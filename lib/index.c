@@ -738,6 +738,13 @@ static int flush_flows(pdx_index *ix, char *errbuf)
     return PDX_OK;
 }
 
+/* IP protocols whose flow rows hold ports (ICMP: type and code); the row
+ * writer and the live-flow reader agree on it. */
+static int stores_ports(uint8_t proto)
+{
+    return proto == 6 || proto == 17 || proto == 132 || proto == 1 || proto == 58;
+}
+
 static int store_flow(pdx_index *ix, const pdx_flow *f)
 {
     sqlite3_stmt *st;
@@ -760,8 +767,7 @@ static int store_flow(pdx_index *ix, const pdx_flow *f)
     st = f->stored ? ix->upd_flow : ix->put_flow;
     sqlite3_reset(st);
     int ip = f->kind != PDX_KIND_L2;
-    int ports = ip && (f->proto == 6 || f->proto == 17 || f->proto == 132 || f->proto == 1 ||
-                       f->proto == 58);
+    int ports = ip && stores_ports(f->proto);
     sqlite3_bind_int64(st, 1, f->id);
     if (ip)
         sqlite3_bind_int(st, 2, f->proto);
@@ -931,7 +937,7 @@ static int live_flow(sqlite3_stmt *st, pdx_flow *f, char *errbuf)
             memcpy(k == 0 ? f->src : f->dst, a, 16);
     }
     int icmp = ip && (f->proto == 1 || f->proto == 58);
-    if (ip && (icmp || f->proto == 6 || f->proto == 17 || f->proto == 132)) {
+    if (ip && stores_ports(f->proto)) {
         if ((rc = pdx_index_col_int(st, 6, 0, UINT16_MAX, 0, &v, row, errbuf)) < 0)
             return rc;
         f->sport = (uint16_t)v;

@@ -89,6 +89,7 @@ static void usage(FILE *out)
                  "\n"
                  "Prints one line per packet: flow ID, capture path and the byte offset of the\n"
                  "packet's record in that capture, tab-separated, in flow, capture and file order.\n"
+                 "A tab, newline or backslash in a path is written \\t, \\n or \\\\.\n"
                  "\n"
                  "Exit: 0 printed, 1 an ID is no flow (nothing printed), 2 usage, 3 database error,\n"
                  "7 writing the output failed.\n");

@@ -1130,15 +1130,16 @@ static void print_bin(const options *o, int64_t start, const pdx_tsbin *b, const
 
 /* Too many bins for a time series: an interval too fine for the traffic
  * (a usage error), or a damaged flow whose times no real capture gives (not
- * an integer, before 1970, or after its last_ns; a hand edit or corruption
- * is the usual cause), which is an index error naming the database.  Returns
+ * an integer, or first after last; a hand edit or corruption is the usual
+ * cause), which is an index error naming the database.  A time before 1970
+ * is not damage: a pcapng interface's negative if_tsoffset gives one.  Returns
  * PDX_EXIT_USAGE when the selected flows' times are sound, else
  * PDX_EXIT_DB with the message printed. */
 static int series_damage(sqlite3 *db, const pdx_select *s, const char *db_path)
 {
     static const char fmt[] =
         "SELECT id, first_ns, last_ns FROM flows %s AND (typeof(first_ns) <> 'integer'"
-        " OR typeof(last_ns) <> 'integer' OR first_ns < 0 OR last_ns < first_ns) LIMIT 1";
+        " OR typeof(last_ns) <> 'integer' OR last_ns < first_ns) LIMIT 1";
     char err[PDX_ERRBUF_SIZE], row[48];
     size_t len = sizeof(fmt) + strlen(s->where);
     char *sql = malloc(len);
@@ -1164,8 +1165,8 @@ static int series_damage(sqlite3 *db, const pdx_select *s, const char *db_path)
         goto out;
     }
     snprintf(row, sizeof(row), "flow %lld", (long long)sqlite3_column_int64(st, 0));
-    if (pdx_index_col_int(st, 1, 0, INT64_MAX, 0, &first, row, err) < 0 ||
-        pdx_index_col_int(st, 2, 0, INT64_MAX, 0, &last, row, err) < 0)
+    if (pdx_index_col_int(st, 1, INT64_MIN, INT64_MAX, 0, &first, row, err) < 0 ||
+        pdx_index_col_int(st, 2, INT64_MIN, INT64_MAX, 0, &last, row, err) < 0)
         pdx_cli_error("%s: %s", db_path, err);
     else
         pdx_cli_error("%s: %s: first_ns %" PRId64 " is after last_ns %" PRId64, db_path, row, first,

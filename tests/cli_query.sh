@@ -875,14 +875,22 @@ same runs_top_matches_one_run "$("$PDX" query --db "$DB2" --top host --by bytes 
 
 # ---- --timeseries: too many bins --------------------------------------------------------------
 # On a sound index an interval too fine for the traffic is a usage error; when
-# a selected flow holds times no capture gives (not an integer, before 1970,
-# first after last), the bins are absurd because the index is damaged: exit 3,
-# one line naming the database and the flow.
+# a selected flow holds times no capture gives (not an integer, first after
+# last), the bins are absurd because the index is damaged: exit 3, one line
+# naming the database and the flow.  A time before 1970 is no damage (a
+# pcapng interface's negative if_tsoffset gives one).
 expect series_too_fine 2 "$PDX" query --db "$DB" --timeseries 1ns
 has series_too_fine_msg "$T/err" "error: --timeseries: [0-9]+ bins .*choose a larger interval"
 same series_too_fine_one_line "$(wc -l <"$T/err" | tr -d ' ')" 1
 MINID=$(q "$DB" "SELECT min(id) FROM flows")
-for v in "first_ns = -1" "first_ns = -9223372036854775808" "first_ns = 1e30" "first_ns = 'soon'" "first_ns = 9223372036854775807"; do
+cp "$DB" "$T/ts.db"
+q "$T/ts.db" "UPDATE flows SET first_ns = -3600000000000 WHERE id = $MINID"
+expect series_before_1970_too_fine 2 "$PDX" query --db "$T/ts.db" --timeseries 1s
+has series_before_1970_too_fine_msg "$T/err" "choose a larger interval"
+expect series_before_1970 0 "$PDX" query --db "$T/ts.db" --timeseries 10000d --format csv
+has series_before_1970_first_bin "$T/out" "^1942-08-16T00:00:00\.000000000Z,-864000000000000000,1,"
+has series_before_1970_epoch_bin "$T/out" "^1970-01-01T00:00:00\.000000000Z,0,0,0,0$"
+for v in "first_ns = 1e30" "first_ns = 'soon'" "first_ns = 9223372036854775807"; do
     cp "$DB" "$T/ts.db"
     q "$T/ts.db" "UPDATE flows SET $v WHERE id = $MINID"
     expect "series_damaged[$v]" 3 "$PDX" query --db "$T/ts.db" --timeseries 1s

@@ -255,12 +255,24 @@ int pdx_index_open(pdx_index **out, const char *path, int mode, char *errbuf)
     if ((rc = check_ours(ix, path, errbuf)) < 0)
         goto fail;
     if (mode == PDX_INDEX_WRITE) {
-        if ((rc = exec(ix, "PRAGMA journal_mode=WAL", errbuf)) < 0 ||
-            (rc = exec(ix, "PRAGMA synchronous=NORMAL", errbuf)) < 0 ||
-            /* Checkpoint (copy the WAL into the database, with an fsync)
-             * every 64 MiB of WAL rather than every 4 MiB, which was after
-             * nearly every capture's commit; closing checkpoints the rest. */
-            (rc = exec(ix, "PRAGMA wal_autocheckpoint=16384", errbuf)) < 0 ||
+        int64_t page = 0;
+        char psize[48], ckpt[48];
+        /* A new index gets PDX_INDEX_PAGE_SIZE pages (SQLite ignores this
+         * for a database that has tables): see index.h. */
+        snprintf(psize, sizeof(psize), "PRAGMA page_size=%u", PDX_INDEX_PAGE_SIZE);
+        if ((ix->version == 0 && (rc = exec(ix, psize, errbuf)) < 0) ||
+            (rc = exec(ix, "PRAGMA journal_mode=WAL", errbuf)) < 0 ||
+            (rc = query_int(ix, "PRAGMA page_size", &page, errbuf)) < 0) {
+            pdx_errf(errbuf, PDX_EDB, "%s: %s", path, sqlite3_errmsg(ix->db));
+            goto fail;
+        }
+        /* Checkpoint (copy the WAL into the database, with an fsync) every
+         * 64 MiB of WAL rather than every 4 MiB, which was after nearly
+         * every capture's commit; closing checkpoints the rest. */
+        snprintf(ckpt, sizeof(ckpt), "PRAGMA wal_autocheckpoint=%lld",
+                 (long long)((64 << 20) / PDX_MAX(page, 512)));
+        if ((rc = exec(ix, "PRAGMA synchronous=NORMAL", errbuf)) < 0 ||
+            (rc = exec(ix, ckpt, errbuf)) < 0 ||
             (rc = pdx_index_set_cache(ix, PDX_INDEX_CACHE_DEFAULT, errbuf)) < 0 ||
             (rc = exec(ix, "PRAGMA temp_store=MEMORY", errbuf)) < 0) {
             pdx_errf(errbuf, PDX_EDB, "%s: %s", path, sqlite3_errmsg(ix->db));

@@ -40,6 +40,12 @@ void pdx_index_setup(void);
  * with pdx_index_set_cache(). */
 #define PDX_INDEX_CACHE_DEFAULT (16u << 20)
 
+/* The page size of a new index.  SQLite's default is 4 KiB; 16 KiB pages
+ * mean a quarter of the pages, and of the WAL frames that a commit writes
+ * (each with its own header and system calls), for the same rows. An index
+ * made with another page size keeps it. */
+#define PDX_INDEX_PAGE_SIZE 16384u
+
 /*
  * Opens the index at path.  PDX_INDEX_WRITE creates it when missing and
  * applies pending migrations; PDX_INDEX_READ requires an existing pcapdex

@@ -265,7 +265,7 @@ int pdx_cmd_compress(int argc, char **argv)
         fstat(src.fd, &ist);
         FILE *fp = fopen(tmp, "wb");
         pdx_zwriter_stats zs;
-        pdx_source s = {&src, raw_read, NULL};
+        pdx_source s = {&src, raw_read, NULL, 0};
         int rc = fp ? pdx_zstd_write_seekable(&s, fp, level, frame, &zs, err)
                     : pdx_errf(err, PDX_EIO, "%s", strerror(errno));
         if (rc == 0 && fp != NULL && (fflush(fp) != 0 || fsync(fileno(fp)) != 0))

@@ -1012,7 +1012,8 @@ static int open_common(pdx_capture *c, char *errbuf)
                     h[0], h[1], h[2], h[3]);
 }
 
-static pdx_capture *new_reader(int with_buffer, char *errbuf)
+/* A reader with a buffer of bufsize bytes (none when 0). */
+static pdx_capture *new_reader(size_t bufsize, char *errbuf)
 {
     pdx_capture *c = calloc(1, sizeof(*c));
     if (c == NULL) {
@@ -1020,14 +1021,14 @@ static pdx_capture *new_reader(int with_buffer, char *errbuf)
         return NULL;
     }
     c->fd = -1;
-    if (with_buffer) {
-        c->buf = malloc(CAP_BUFSIZE);
+    if (bufsize > 0) {
+        c->buf = malloc(bufsize);
         if (c->buf == NULL) {
             free(c);
             pdx_errf(errbuf, PDX_ENOMEM, "out of memory for the read buffer");
             return NULL;
         }
-        c->cap = CAP_BUFSIZE;
+        c->cap = bufsize;
         c->data = c->buf;
     }
     return c;
@@ -1055,7 +1056,7 @@ int pdx_capture_open(pdx_capture **out, const char *path, char *errbuf)
 #if defined(POSIX_FADV_SEQUENTIAL)
     (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 #endif
-    c = new_reader(1, errbuf);
+    c = new_reader(CAP_BUFSIZE, errbuf);
     if (c == NULL) {
         close(fd);
         return PDX_ENOMEM;
@@ -1082,7 +1083,7 @@ int pdx_capture_open_source(pdx_capture **out, const pdx_source *src, char *errb
     pdx_capture *c;
     if (src == NULL || src->read == NULL)
         return pdx_errf(errbuf, PDX_EUSAGE, "capture source without a read function");
-    c = new_reader(1, errbuf);
+    c = new_reader(PDX_MAX(src->bufsize, (size_t)CAP_BUFSIZE), errbuf);
     if (c == NULL)
         return PDX_ENOMEM;
     c->has_src = 1;

@@ -101,6 +101,7 @@ typedef struct pdx_source {
     void *ctx;
     ssize_t (*read)(void *ctx, void *buf, size_t n);
     int (*skip)(void *ctx, uint64_t n); /* 0 ok, -1 error */
+    size_t bufsize;                     /* the reader's buffer; 0: the default */
 } pdx_source;
 
 typedef struct pdx_capture pdx_capture;

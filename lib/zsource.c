@@ -16,6 +16,16 @@
 #include "cursor.h"
 
 #define IN_CHUNK (256u * 1024u)
+/* Compressed input is read this much at a time: room for a whole frame of
+ * `pcapdex compress`'s default 1 MiB, incompressible data included, so that
+ * zs_frame() can decode it in one call. */
+#define IN_SIZE ((1u << 20) + (64u << 10))
+/* The capture reader's buffer over a zstd stream: a 1 MiB frame fits behind
+ * the unread tail of the longest record. */
+#define ZSRC_BUFSIZE ((1u << 20) + 2 * PDX_MAX_CAPLEN)
+/* The longest zstd frame header (magic, descriptor, window, dictionary ID,
+ * content size), from the format's specification (RFC 8878, 3.1.1). */
+#define FRAME_HEADER_MAX 18u
 #define SEEK_MAGIC 0x8F92EAB1u
 #define SKIPPABLE_SEEK 0x184D2A5Eu
 #define MAX_FRAMES (1u << 27)
@@ -80,7 +90,7 @@ static int zs_init(zstream *s, int fd, int kind)
     memset(s, 0, sizeof(*s));
     s->fd = fd;
     s->kind = kind;
-    s->in = malloc(IN_CHUNK);
+    s->in = malloc(IN_SIZE);
     if (s->in == NULL)
         return -1;
     if (kind == PDX_COMP_ZSTD) {
@@ -119,24 +129,89 @@ static int zs_rewind(zstream *s)
     return s->failed ? -1 : 0;
 }
 
-static int refill(zstream *s)
+/* Reads more input behind what is still unread, which moves to the front. */
+static int top_up(zstream *s)
 {
-    if (s->in_pos < s->in_len || s->in_eof)
+    size_t left = s->in_len - s->in_pos;
+    if (s->in_eof || left == IN_SIZE)
         return 0;
+    if (s->in_pos > 0)
+        memmove(s->in, s->in + s->in_pos, left);
+    s->in_pos = 0;
+    s->in_len = left;
     ssize_t r;
     do
-        r = pread(s->fd, s->in, IN_CHUNK, (off_t)s->read_off);
+        r = pread(s->fd, s->in + left, IN_SIZE - left, (off_t)s->read_off);
     while (r < 0 && errno == EINTR);
     if (r < 0) {
         snprintf(s->err, sizeof(s->err), "read: %s", strerror(errno));
         return -1;
     }
     s->read_off += (uint64_t)r;
-    s->in_len = (size_t)r;
-    s->in_pos = 0;
+    s->in_len += (size_t)r;
     if (r == 0)
         s->in_eof = 1;
     return 0;
+}
+
+/* Reads input when all of it has been used. */
+static int refill(zstream *s)
+{
+    if (s->in_pos < s->in_len || s->in_eof)
+        return 0;
+    return top_up(s);
+}
+
+/* At a frame boundary: decodes the next zstd frame in one call, straight into
+ * dst + *out, when its header gives its size, that size fits in dst, and the
+ * whole compressed frame fits in the input buffer.  That spares the streaming
+ * decoder's copy of every byte through its window buffer (and the checksum is
+ * checked the same way).  Returns 1 when it decoded the frame; 2 when dst
+ * already holds bytes (*out > 0), so that the caller returns those first and
+ * each call hands out at most one frame decoded this way; 0 when the frame is
+ * for the streaming decoder (skippable, of unknown size, too large, or
+ * damaged: the streaming decoder then says where); -1 on an error, with
+ * s->err set. */
+static int zs_frame(zstream *s, uint8_t *dst, size_t n, size_t *out)
+{
+    unsigned long long size;
+    size_t csize, got;
+    if (s->in_len - s->in_pos < FRAME_HEADER_MAX && top_up(s) < 0)
+        return -1;
+    if (s->in_len - s->in_pos < 4 || pdx_load_le32(s->in + s->in_pos) != ZSTD_MAGICNUMBER)
+        return 0;
+    /* Both ZSTD_CONTENTSIZE_UNKNOWN and _ERROR are above any n. */
+    size = ZSTD_getFrameContentSize(s->in + s->in_pos, s->in_len - s->in_pos);
+    if (size > n)
+        return 0;
+    if (*out > 0)
+        return 2;
+    while (ZSTD_isError(csize = ZSTD_findFrameCompressedSize(s->in + s->in_pos,
+                                                              s->in_len - s->in_pos))) {
+        if (s->in_eof || s->in_len - s->in_pos == IN_SIZE)
+            return 0;
+        if (top_up(s) < 0)
+            return -1;
+    }
+    got = ZSTD_decompressDCtx(s->dctx, dst, (size_t)size, s->in + s->in_pos, csize);
+    if (ZSTD_isError(got) || got != size) {
+        snprintf(s->err, sizeof(s->err), "corrupt zstd data near compressed offset %llu: %s",
+                 (unsigned long long)s->consumed,
+                 ZSTD_isError(got) ? ZSTD_getErrorName(got) : "frame shorter than its header says");
+        errno = EBADMSG;
+        return -1;
+    }
+    /* The streaming decoder starts its next frame afresh. */
+    if (ZSTD_isError(ZSTD_DCtx_reset(s->dctx, ZSTD_reset_session_only))) {
+        snprintf(s->err, sizeof(s->err), "zstd: cannot reset the decoder");
+        errno = EBADMSG;
+        return -1;
+    }
+    s->consumed += csize;
+    s->in_pos += csize;
+    s->frame_hint = 0;
+    *out = got;
+    return 1;
 }
 
 /* Decompresses up to n bytes into dst.  Returns bytes, 0 at the end, -1 on
@@ -164,6 +239,15 @@ static ssize_t zs_read(zstream *s, uint8_t *dst, size_t n)
             }
             s->done = 1;
             break;
+        }
+        if (s->kind == PDX_COMP_ZSTD && s->frame_hint == 0) {
+            int w = zs_frame(s, dst, n, &out);
+            if (w < 0)
+                goto fail;
+            if (w == 2)
+                break;
+            if (w == 1)
+                continue;
         }
         if (s->kind == PDX_COMP_ZSTD) {
             ZSTD_inBuffer in = {s->in, s->in_len, s->in_pos};
@@ -276,7 +360,7 @@ int pdx_capture_open_any(const char *path, pdx_capture **cap, pdx_zsrc **zout, i
         close(fd);
         return pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
     }
-    pdx_source src = {z, zsrc_read_cb, NULL};
+    pdx_source src = {z, zsrc_read_cb, NULL, k == PDX_COMP_ZSTD ? ZSRC_BUFSIZE : 0};
     int rc = pdx_capture_open_source(cap, &src, errbuf);
     if (rc < 0) {
         if (z->s.err[0])

@@ -345,7 +345,7 @@ static pdx_capture *walk_source(const bb *b, size_t maxchunk, int with_skip, wal
 {
     char err[PDX_ERRBUF_SIZE];
     pdx_capture *c = NULL;
-    pdx_source src;
+    pdx_source src = {0};
     int rc;
     memset(k, 0, sizeof(*k));
     k->p = b->p;

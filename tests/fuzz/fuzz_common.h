@@ -160,7 +160,7 @@ static inline void fuzz_walk_capture(const uint8_t *data, size_t size)
     uint64_t n = 0, prev_next = 0;
     int rc, rc2;
     fuzz_src src;
-    pdx_source s;
+    pdx_source s = {0};
     unsigned last = size > 0 ? data[size - 1] : 0;
     int use_src = last % FUZZ_SOURCE_ONE_IN == 0;
 

@@ -587,7 +587,7 @@ static void check_writer(const ref *r, uint64_t h)
     size_t frame = 1 + (size_t)(mix(&h) % 2048);
     int level = 1 + (int)(mix(&h) % 3);
     fuzz_src src = {r->buf, r->len, 0, (unsigned)h};
-    pdx_source s = {&src, fuzz_src_read, NULL};
+    pdx_source s = {&src, fuzz_src_read, NULL, 0};
     pdx_zwriter_stats st;
     pdx_zreader *z = NULL;
     table t;

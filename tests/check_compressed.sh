@@ -84,6 +84,15 @@ zstd -q "$T/all.pcap" -o "$T/all.pcap.zst"
 "$PDX" index -q --db "$T/one.db" "$T/all.pcap"
 "$PDX" index -q --db "$T/onez.db" "$T/all.pcap.zst"
 [ "$(flows "$T/one.db")" = "$(flows "$T/onez.db")" ] && ok index_plain_zstd_same_flows || bad index_plain_zstd_same_flows "differ"
+# Frame sizes either side of the reader's buffer: 64K frames are decoded whole
+# into it, several to a read; 4M frames do not fit and go through the
+# streaming decoder.  Both index as the plain capture does.
+"$PDX" index -q --db "$T/fs64.db" "$T/fs.pcap.zst"
+[ "$(flows "$T/fs64.db")" = "$(flows "$T/one.db")" ] && ok index_64k_frames_same_flows || bad index_64k_frames_same_flows "differ"
+cp "$T/all.pcap" "$T/f4.pcap"
+"$PDX" compress -q --frame-size 4M "$T/f4.pcap"
+"$PDX" index -q --db "$T/f4.db" "$T/f4.pcap.zst"
+[ "$(flows "$T/f4.db")" = "$(flows "$T/one.db")" ] && ok index_4m_frames_same_flows || bad index_4m_frames_same_flows "differ"
 "$PDX" carve --db "$T/one.db" "$BIG" -o "$T/o1.pcap" 2>/dev/null
 "$PDX" carve --db "$T/onez.db" "$BIG" -o "$T/o2.pcap" 2>"$T/err"
 cmp -s "$T/o1.pcap" "$T/o2.pcap" && ok carve_plain_zstd || bad carve_plain_zstd "differs"

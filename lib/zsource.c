@@ -15,11 +15,13 @@
 
 #include "cursor.h"
 
+/* Compressed input is read IN_CHUNK bytes at a time; the zstd stream that
+ * feeds the indexer reads IN_FRAMES, room for a whole frame of `pcapdex
+ * compress`'s default 1 MiB, incompressible data included, so that
+ * zs_frame() can decode it in one call.  (Only that stream: the carver holds
+ * one stream per capture it reads.) */
 #define IN_CHUNK (256u * 1024u)
-/* Compressed input is read this much at a time: room for a whole frame of
- * `pcapdex compress`'s default 1 MiB, incompressible data included, so that
- * zs_frame() can decode it in one call. */
-#define IN_SIZE ((1u << 20) + (64u << 10))
+#define IN_FRAMES ((1u << 20) + (64u << 10))
 /* The capture reader's buffer over a zstd stream: a 1 MiB frame fits behind
  * the unread tail of the longest record. */
 #define ZSRC_BUFSIZE ((1u << 20) + 2 * PDX_MAX_CAPLEN)
@@ -82,15 +84,17 @@ typedef struct zstream {
     int done;           /* decoder reached the end of the data */
     int failed;         /* an error left the decoder unusable: zs_rewind first */
     size_t frame_hint;  /* zstd: bytes the current frame still wants (0 at a frame end) */
+    size_t in_cap;      /* size of in */
     char err[PDX_ERRBUF_SIZE];
 } zstream;
 
-static int zs_init(zstream *s, int fd, int kind)
+static int zs_init(zstream *s, int fd, int kind, size_t in_cap)
 {
     memset(s, 0, sizeof(*s));
     s->fd = fd;
     s->kind = kind;
-    s->in = malloc(IN_SIZE);
+    s->in_cap = in_cap;
+    s->in = malloc(in_cap);
     if (s->in == NULL)
         return -1;
     if (kind == PDX_COMP_ZSTD) {
@@ -133,7 +137,7 @@ static int zs_rewind(zstream *s)
 static int top_up(zstream *s)
 {
     size_t left = s->in_len - s->in_pos;
-    if (s->in_eof || left == IN_SIZE)
+    if (s->in_eof || left == s->in_cap)
         return 0;
     if (s->in_pos > 0)
         memmove(s->in, s->in + s->in_pos, left);
@@ -141,7 +145,7 @@ static int top_up(zstream *s)
     s->in_len = left;
     ssize_t r;
     do
-        r = pread(s->fd, s->in + left, IN_SIZE - left, (off_t)s->read_off);
+        r = pread(s->fd, s->in + left, s->in_cap - left, (off_t)s->read_off);
     while (r < 0 && errno == EINTR);
     if (r < 0) {
         snprintf(s->err, sizeof(s->err), "read: %s", strerror(errno));
@@ -165,13 +169,17 @@ static int refill(zstream *s)
 /* At a frame boundary: decodes the next zstd frame in one call, straight into
  * dst + *out, when its header gives its size, that size fits in dst, and the
  * whole compressed frame fits in the input buffer.  That spares the streaming
- * decoder's copy of every byte through its window buffer (and the checksum is
- * checked the same way).  Returns 1 when it decoded the frame; 2 when dst
- * already holds bytes (*out > 0), so that the caller returns those first and
- * each call hands out at most one frame decoded this way; 0 when the frame is
- * for the streaming decoder (skippable, of unknown size, too large, or
- * damaged: the streaming decoder then says where); -1 on an error, with
- * s->err set. */
+ * decoder's copy of every byte through its window buffer; the checksum is
+ * checked the same way.  (libzstd's streaming decoder takes the same one-call
+ * path when its output and input allow, also without a window, so a declared
+ * window over its limit is refused only where it has to stream.)
+ * Returns 1 when it decoded the frame; 2 when dst already holds bytes
+ * (*out > 0), so that the caller returns those first and each call hands out
+ * at most one frame decoded this way; 0 when the frame is for the streaming
+ * decoder (skippable, of unknown size, too large, or with a broken block
+ * structure, which the streaming decoder then reports); -1 on an error, with
+ * s->err set: damage found while decoding is reported at the frame's start,
+ * and none of the frame's bytes are handed out. */
 static int zs_frame(zstream *s, uint8_t *dst, size_t n, size_t *out)
 {
     unsigned long long size;
@@ -188,7 +196,7 @@ static int zs_frame(zstream *s, uint8_t *dst, size_t n, size_t *out)
         return 2;
     while (ZSTD_isError(csize = ZSTD_findFrameCompressedSize(s->in + s->in_pos,
                                                               s->in_len - s->in_pos))) {
-        if (s->in_eof || s->in_len - s->in_pos == IN_SIZE)
+        if (s->in_eof || s->in_len - s->in_pos == s->in_cap)
             return 0;
         if (top_up(s) < 0)
             return -1;
@@ -353,7 +361,7 @@ int pdx_capture_open_any(const char *path, pdx_capture **cap, pdx_zsrc **zout, i
         return rc;
     }
     pdx_zsrc *z = calloc(1, sizeof(*z));
-    if (z == NULL || zs_init(&z->s, fd, k) < 0) {
+    if (z == NULL || zs_init(&z->s, fd, k, k == PDX_COMP_ZSTD ? IN_FRAMES : IN_CHUNK) < 0) {
         if (z)
             zs_free(&z->s);
         free(z);
@@ -542,7 +550,7 @@ int pdx_zreader_open(pdx_zreader **out, const char *path, int fd, uint64_t size,
             return pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
         }
     } else {
-        if (zs_init(&z->stream, fd, kind) < 0 || (z->skipbuf = malloc(IN_CHUNK)) == NULL) {
+        if (zs_init(&z->stream, fd, kind, IN_CHUNK) < 0 || (z->skipbuf = malloc(IN_CHUNK)) == NULL) {
             zs_free(&z->stream);
             pdx_zreader_close(z);
             return pdx_errf(errbuf, PDX_ENOMEM, "out of memory");

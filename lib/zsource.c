@@ -248,16 +248,16 @@ static ssize_t zs_read(zstream *s, uint8_t *dst, size_t n)
             s->done = 1;
             break;
         }
-        if (s->kind == PDX_COMP_ZSTD && s->frame_hint == 0) {
-            int w = zs_frame(s, dst, n, &out);
-            if (w < 0)
-                goto fail;
-            if (w == 2)
-                break;
-            if (w == 1)
-                continue;
-        }
         if (s->kind == PDX_COMP_ZSTD) {
+            if (s->frame_hint == 0) {
+                int w = zs_frame(s, dst, n, &out);
+                if (w < 0)
+                    goto fail;
+                if (w == 2)
+                    break;
+                if (w == 1)
+                    continue;
+            }
             ZSTD_inBuffer in = {s->in, s->in_len, s->in_pos};
             ZSTD_outBuffer o = {dst, n, out};
             size_t rc = ZSTD_decompressStream(s->dctx, &o, &in);

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -437,12 +438,13 @@ static int write_out(carver *c, const char *path)
     }
 
     FILE *fp = NULL;
-    char named[4096 + 16], tmp[sizeof(named) + 32];
+    char named[4096 + 16], tmp[PATH_MAX + 32], *real = NULL;
     if (path != NULL && c->add_ext) {
         snprintf(named, sizeof(named), "%s.%s", path, format == PDX_OUT_PCAPNG ? "pcapng" : "pcap");
         path = named;
     }
     int to_stdout = path != NULL && strcmp(path, "-") == 0;
+    int direct = 0; /* written in place: not a regular file, renaming over it would replace it */
     pdx_writer *w = NULL;
     int status = PDX_EXIT_OK;
     if (path == NULL) {
@@ -450,10 +452,30 @@ static int write_out(carver *c, const char *path)
     } else if (to_stdout) {
         fp = stdout;
     } else {
-        snprintf(tmp, sizeof(tmp), "%s.part%d", path, (int)getpid());
-        fp = fopen(tmp, "wb");
+        /* A regular file is written beside itself and renamed into place,
+         * so that a failed carve leaves the old one; through a symlink, the
+         * file it points at.  Anything else (/dev/null, a FIFO, a dangling
+         * symlink) is opened and written as it is, as tcpdump -w does. */
+        const char *final = path;
+        struct stat st, lst;
+        int have = stat(path, &st) == 0;
+        if (have && S_ISDIR(st.st_mode)) {
+            pdx_cli_error("%s: %s", path, strerror(EISDIR));
+            return PDX_EXIT_OUTPUT;
+        }
+        if (!have || !S_ISREG(st.st_mode))
+            direct = lstat(path, &lst) == 0 || (have && !S_ISREG(st.st_mode));
+        else if (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode) && (real = realpath(path, NULL)) != NULL)
+            final = real;
+        if (direct) {
+            fp = fopen(path, "wb");
+        } else {
+            snprintf(tmp, sizeof(tmp), "%s.part%d", final, (int)getpid());
+            fp = fopen(tmp, "wb");
+        }
         if (fp == NULL) {
             pdx_cli_error("%s: %s", path, strerror(errno));
+            free(real);
             return PDX_EXIT_OUTPUT;
         }
     }
@@ -537,13 +559,14 @@ done:
             pdx_cli_error("%s: %s", path, strerror(errno));
             status = PDX_EXIT_OUTPUT;
         }
-        if (status == PDX_EXIT_OK && rename(tmp, path) != 0) {
+        if (!direct && status == PDX_EXIT_OK && rename(tmp, real ? real : path) != 0) {
             pdx_cli_error("%s: %s", path, strerror(errno));
             status = PDX_EXIT_OUTPUT;
         }
-        if (status != PDX_EXIT_OK)
+        if (!direct && status != PDX_EXIT_OK)
             unlink(tmp);
     }
+    free(real);
     return status;
 }
 
@@ -744,6 +767,10 @@ int pdx_cmd_carve(int argc, char **argv)
             pdx_cli_error("'%s' is not a flow ID", argv[i]);
             return PDX_EXIT_USAGE;
         }
+    }
+    if ((out != NULL && *out == 0) || (split != NULL && *split == 0)) {
+        pdx_cli_error("%s: an empty path", out != NULL ? "-o" : "--split");
+        return PDX_EXIT_USAGE;
     }
     if (split != NULL && out != NULL) {
         pdx_cli_error("-o and --split exclude each other");

@@ -218,6 +218,33 @@ if [ -w /dev/full ]; then
 else
     ok carve_output_full_skipped
 fi
+# -o that is not a regular file is written in place, never replaced: a device,
+# a FIFO, a symlink (its target gets the carve); a directory or '' is refused.
+mkdir -p "$T/outs"
+if mknod "$T/outs/null" c 1 3 2>/dev/null; then
+    expect carve_to_device 0 "$PDX" carve --db "$T/r.db" "$BIG" -o "$T/outs/null"
+    [ -c "$T/outs/null" ] && ok carve_device_kept || bad carve_device_kept "$(ls -l "$T/outs/null")"
+else
+    ok carve_to_device_skipped
+fi
+: >"$T/outs/target.pcap"
+ln -s target.pcap "$T/outs/link.pcap"
+expect carve_through_symlink 0 "$PDX" carve --db "$T/r.db" "$BIG" -o "$T/outs/link.pcap"
+[ -L "$T/outs/link.pcap" ] && cmp -s "$T/outs/target.pcap" "$T/big-rot.pcap" && ok carve_symlink_target_written ||
+    bad carve_symlink_target_written "$(ls -l "$T/outs")"
+ln -s dangling.pcap "$T/outs/dang.pcap"
+expect carve_dangling_symlink 0 "$PDX" carve --db "$T/r.db" "$BIG" -o "$T/outs/dang.pcap"
+cmp -s "$T/outs/dangling.pcap" "$T/big-rot.pcap" && ok carve_dangling_target_created || bad carve_dangling_target_created "$(ls -l "$T/outs")"
+mkfifo "$T/outs/fifo"
+timeout 60 cat "$T/outs/fifo" >"$T/outs/from-fifo" &
+expect carve_to_fifo 0 "$PDX" carve --db "$T/r.db" "$BIG" -o "$T/outs/fifo"
+wait
+[ -p "$T/outs/fifo" ] && cmp -s "$T/outs/from-fifo" "$T/big-rot.pcap" && ok carve_fifo_reader_gets_it ||
+    bad carve_fifo_reader_gets_it "$(ls -l "$T/outs")"
+expect carve_to_directory 7 "$PDX" carve --db "$T/r.db" "$BIG" -o "$T/outs"
+has carve_to_directory_msg "$T/err" "outs: Is a directory"
+expect carve_empty_output 2 "$PDX" carve --db "$T/r.db" "$BIG" -o ''
+[ -z "$(ls "$T/outs" | grep part)" ] && ok carve_no_part_files_left || bad carve_no_part_files_left "$(ls "$T/outs")"
 expect carve_no_such_flow 1 "$PDX" carve --db "$T/r.db" 99999999 -o "$T/none.pcap"
 [ ! -e "$T/none.pcap" ] && ok carve_no_output_on_error || bad carve_no_output_on_error "file written"
 expect carve_bad_id 2 "$PDX" carve --db "$T/r.db" abc -o "$T/none.pcap"

@@ -368,6 +368,35 @@ static int stream_next(carver *c, cstream *s)
 }
 
 /* Output format and pcap parameters for the streams' interfaces. */
+/* An interface as the output sees it: link type and nanosecond precision. */
+static int iface_ns(const pdx_capinfo *in, const pdx_iface *f)
+{
+    return in->format == PDX_FMT_PCAPNG ? f->tsresol != 6 : in->pcap_nsec;
+}
+
+/* Adds an interface's link type and precision to what the output must hold. */
+static void add_kind(uint32_t lt, int ns, uint32_t snap, int *have, int *mixed, uint32_t *linktype,
+                     int *nsec, uint32_t *snaplen)
+{
+    if (!*have) {
+        *linktype = lt;
+        *nsec = ns;
+        *have = 1;
+    } else if (lt != *linktype || ns != *nsec) {
+        *mixed = 1;
+    }
+    if (snap > *snaplen)
+        *snaplen = snap;
+}
+
+/*
+ * The link type, precision and snaplen of the output; 1 when the packets mix
+ * link types or precisions.  Where a capture's interfaces all agree, that is
+ * their kind.  Where they differ (a pcapng with Ethernet and loopback, say),
+ * the packets carved decide: one flow's packets may come in on several of
+ * them, so each record's header is read ahead of the carve to learn its
+ * interface (records that cannot be read are left to the carve to report).
+ */
 static int choose_format(carver *c, uint32_t *linktype, int *nsec, uint32_t *snaplen)
 {
     int mixed = 0, have = 0;
@@ -379,24 +408,35 @@ static int choose_format(carver *c, uint32_t *linktype, int *nsec, uint32_t *sna
         if (s->cf == NULL || s->n == 0)
             continue;
         const pdx_capinfo *in = pdx_capfile_info(s->cf);
-        for (size_t k = 0; k < in->n_ifaces; k++) {
-            const pdx_iface *f = &in->ifaces[k];
-            /* Interfaces none of the flows came in on do not count. */
-            int used = 0;
-            for (size_t j = 0; j < c->n_flows && !used; j++)
-                used = c->flows[j].linktype == f->linktype;
-            if (!used && in->n_ifaces > 1)
+        int differ = 0;
+        for (size_t k = 1; k < in->n_ifaces && !differ; k++)
+            differ = in->ifaces[k].linktype != in->ifaces[0].linktype ||
+                     iface_ns(in, &in->ifaces[k]) != iface_ns(in, &in->ifaces[0]);
+        if (!differ) {
+            uint32_t snap = 0;
+            for (size_t k = 0; k < in->n_ifaces; k++)
+                snap = PDX_MAX(snap, in->ifaces[k].snaplen);
+            if (in->n_ifaces > 0)
+                add_kind(in->ifaces[0].linktype, iface_ns(in, &in->ifaces[0]), snap, &have, &mixed,
+                         linktype, nsec, snaplen);
+            continue;
+        }
+        char err[PDX_ERRBUF_SIZE];
+        pdx_record rec;
+        for (size_t j = 0; j < s->n; j++) {
+            uint64_t hint = j + 1 < s->n ? s->e[j + 1].offset : 0;
+            if (pdx_capfile_read(s->cf, s->e[j].offset, hint, &rec, err) < 0)
+                break;
+            if ((c->has_since && rec.ts_ns < c->since_ns) || (c->has_until && rec.ts_ns > c->until_ns))
                 continue;
-            int ns = in->format == PDX_FMT_PCAPNG ? f->tsresol != 6 : in->pcap_nsec;
-            if (!have) {
-                *linktype = f->linktype;
-                *nsec = ns;
-                have = 1;
-            } else if (f->linktype != *linktype || ns != *nsec) {
-                mixed = 1;
+            if (rec.iface < in->n_ifaces) {
+                const pdx_iface *f = &in->ifaces[rec.iface];
+                add_kind(f->linktype, iface_ns(in, f), f->snaplen, &have, &mixed, linktype, nsec,
+                         snaplen);
+            } else {
+                add_kind(rec.linktype, iface_ns(in, &in->ifaces[0]), in->ifaces[0].snaplen, &have,
+                         &mixed, linktype, nsec, snaplen);
             }
-            if (f->snaplen > *snaplen)
-                *snaplen = f->snaplen;
         }
     }
     return mixed;

@@ -276,6 +276,20 @@ has carve_split_mixed_note "$T/err" "writing pcapng"
     [ "$(head -c 4 "$T/mixsplit/$MIX.pcapng" | od -An -tx1 | tr -d ' ')" = 0a0d0d0a ] &&
     ok carve_split_mixed_named_pcapng || bad carve_split_mixed_named_pcapng "$(ls "$T/mixsplit")"
 tshark -n -r "$T/mixsplit/$MIX.pcapng" >/dev/null 2>&1 && ok carve_split_mixed_readable || bad carve_split_mixed_readable "tshark failed"
+# One pcapng, two interfaces (Ethernet and BSD loopback) carrying the same
+# flows: a flow's packets come in on both, though its first packet names only
+# one, so the carve is pcapng with both interfaces, and --format pcap refuses.
+"$GEN" traffic -o "$T/mix/eth.pcap" --packets 400 --concurrent 5 --seed 11 >/dev/null 2>&1
+"$GEN" traffic -o "$T/mix/lo.pcap" --packets 400 --concurrent 5 --seed 11 --link null >/dev/null 2>&1
+mergecap -F pcapng -w "$T/mix/two.pcapng" "$T/mix/eth.pcap" "$T/mix/lo.pcap" 2>/dev/null
+"$PDX" index -q --db "$T/two.db" "$T/mix/two.pcapng"
+TWO=$(q "$T/two.db" "SELECT id FROM flows WHERE proto = 6 ORDER BY src_packets + dst_packets DESC LIMIT 1")
+expect carve_two_links 0 "$PDX" carve --db "$T/two.db" "$TWO" -o "$T/two.out"
+has carve_two_links_note "$T/err" "writing pcapng"
+LINKS=$(tshark -n -r "$T/two.out" -T fields -e frame.encap_type 2>/dev/null | sort -u | tr '\n' ' ')
+same carve_two_links_both_kept "$LINKS" "1 15 "
+same carve_two_links_all_packets "$(tshark -n -r "$T/two.out" 2>/dev/null | wc -l | tr -d ' ')" "$(q "$T/two.db" "SELECT src_packets + dst_packets FROM flows WHERE id = $TWO")"
+expect carve_two_links_no_pcap 2 "$PDX" carve --db "$T/two.db" "$TWO" --format pcap -o "$T/two.pcap"
 expect carve_filter_window 0 "$PDX" carve --db "$T/r.db" --filter "tcp" --since "$(q "$T/r.db" "SELECT min(first_ns) / 1e9 + 1 FROM flows")" --until "$(q "$T/r.db" "SELECT min(first_ns) / 1e9 + 2 FROM flows")" -o "$T/win.pcap"
 tshark -n -r "$T/win.pcap" >/dev/null 2>&1 && ok carve_window_readable || bad carve_window_readable "tshark failed"
 # Captures that went away or changed.

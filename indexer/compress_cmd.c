@@ -163,7 +163,8 @@ static int repoint(pdx_index *ix, const char *old, const char *neu, uint64_t raw
     sqlite3_stmt *q = NULL;
     if (sqlite3_prepare_v2(db,
                            "UPDATE captures SET path=?2, size=?3, mtime_ns=?4, fingerprint=?5,"
-                           " compression='zstd', raw_size=?6 WHERE id=?1",
+                           " raw_fingerprint=CASE WHEN compression = 'none' THEN fingerprint"
+                           " ELSE raw_fingerprint END, compression='zstd', raw_size=?6 WHERE id=?1",
                            -1, &q, NULL) != SQLITE_OK)
         return pdx_errf(errbuf, PDX_EDB, "%s", sqlite3_errmsg(db));
     sqlite3_bind_int64(q, 1, k.id);

@@ -404,7 +404,8 @@ int pdx_index_capture_by_fingerprint(pdx_index *ix, const char *fp, uint64_t siz
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(ix->db,
                            "SELECT id, size, mtime_ns, fingerprint, path FROM captures "
-                           "WHERE fingerprint=?1 AND size=?2 ORDER BY id LIMIT 1",
+                           "WHERE (fingerprint=?1 AND size=?2) OR (raw_fingerprint=?1 AND raw_size=?2)"
+                           " ORDER BY id LIMIT 1",
                            -1, &st, NULL) != SQLITE_OK)
         return dberr(ix, errbuf, "prepare");
     sqlite3_bind_text(st, 1, fp, -1, SQLITE_STATIC);
@@ -531,7 +532,9 @@ int pdx_index_capture_finish(pdx_index *ix, const pdx_caprow *row, char *errbuf)
     static const char upd[] =
         "UPDATE captures SET first_ns=?2, last_ns=?3, packets=?4, bytes=?5, cap_bytes=?6,"
         " truncated=?7, invalid=?8, status=?9, warnings=?10, linktypes=?11, ts_resolution=?12,"
-        " snaplen=?13, compression=?14, raw_size=?15 WHERE id=?1";
+        " snaplen=?13, compression=?14, raw_size=?15,"
+        " raw_fingerprint=CASE WHEN ?14 = 'none' THEN fingerprint ELSE raw_fingerprint END"
+        " WHERE id=?1";
     sqlite3_stmt *st = NULL;
     const pdx_capinfo *info = row->info;
     char res[256], lt[512];

@@ -96,7 +96,9 @@ typedef struct pdx_capknown {
 
 /* 1 and *out filled when path is indexed, 0 when not, < 0 on error. */
 int pdx_index_capture_by_path(pdx_index *ix, const char *path, pdx_capknown *out, char *errbuf);
-/* The same by fingerprint and size (a capture indexed under another path). */
+/* The same by fingerprint and size (a capture indexed under another path),
+ * or by the fingerprint and size of an indexed capture's uncompressed bytes
+ * (the original of a capture `compress` rewrote). */
 int pdx_index_capture_by_fingerprint(pdx_index *ix, const char *fp, uint64_t size, pdx_capknown *out,
                                      char *errbuf);
 

@@ -68,6 +68,26 @@ done
 same_q=$(q "$T/z.db" "SELECT count(*) FROM captures WHERE compression = 'zstd' AND path LIKE '%.zst'")
 [ "$same_q" -eq "$(ls "$T"/plain/*.pcap | wc -l)" ] && ok compress_repointed_index || bad compress_repointed_index "$same_q rows"
 "$PDX" verify -q --db "$T/z.db" && ok verify_after_compress || bad verify_after_compress "verify failed"
+# Without --remove the original stays beside the compressed file: indexing the
+# directory again knows it as the content the index already has, also in an
+# index made before schema 4 (which migrates to it).
+mkdir -p "$T/keep"
+cp "$T/plain/r000.pcap" "$T/keep/a.pcap"
+cp "$T/plain/r001.pcap" "$T/keep/b.pcap"
+"$PDX" index -q --db "$T/keep.db" "$T/keep"
+sqlite3 "$T/keep.db" "ALTER TABLE captures DROP COLUMN raw_fingerprint; PRAGMA user_version = 3"
+"$PDX" compress -q --db "$T/keep.db" "$T/keep/a.pcap"
+"$PDX" index -q --db "$T/keep.db" "$T/keep"
+"$PDX" compress -q --db "$T/keep.db" "$T/keep/b.pcap"
+"$PDX" index --db "$T/keep.db" "$T/keep" 2>"$T/err"
+same compress_original_not_reindexed "$(q "$T/keep.db" "SELECT count(*) FROM captures")" 2
+"$PDX" index -q --db "$T/keep-ref.db" "$T/plain/r000.pcap" "$T/plain/r001.pcap"
+same compress_original_same_flows "$(q "$T/keep.db" "SELECT count(*), sum(src_packets + dst_packets) FROM flows")" \
+    "$(q "$T/keep-ref.db" "SELECT count(*), sum(src_packets + dst_packets) FROM flows")"
+grep -q "b.pcap: same content as indexed capture .*b.pcap.zst; skipped" "$T/err" &&
+    grep -q "a.pcap: same content as indexed capture .*a.pcap.zst; skipped" "$T/err" &&
+    ok compress_original_named || bad compress_original_named "$(head -c 300 "$T/err")"
+same compress_raw_fingerprint_kept "$(q "$T/keep.db" "SELECT count(*) FROM captures WHERE raw_fingerprint IS NOT NULL AND raw_fingerprint <> fingerprint")" 2
 BIG=$(q "$T/plain.db" "SELECT f.id FROM flows f WHERE (SELECT count(DISTINCT capture_id) FROM packets p WHERE p.flow_id = f.id) >= 2 ORDER BY src_packets + dst_packets DESC LIMIT 1")
 "$PDX" carve --db "$T/plain.db" "$BIG" -o "$T/big-plain.pcap"
 "$PDX" carve --db "$T/z.db" "$BIG" -o "$T/big-z.pcap" 2>"$T/err"

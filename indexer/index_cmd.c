@@ -621,9 +621,12 @@ static int index_one(indexer *x, input *in)
     if ((rc = check_capture(x, in, &row)) != CAP_OK)
         return rc;
 
-    parse_job *job = parse_job_open(in->path, &x->popts, &row.compression, err);
+    int open_rc;
+    parse_job *job = parse_job_open(in->path, &x->popts, &row.compression, &open_rc, err);
     if (job == NULL) {
-        if (in->explicit_arg) {
+        /* In a directory, a file that is no capture is passed over; one
+         * whose compressed data is damaged is a capture that failed. */
+        if (in->explicit_arg || open_rc == PDX_ECORRUPT) {
             pdx_cli_error("%s: %s", in->path, err);
             x->captures_failed++;
         } else {

@@ -69,18 +69,19 @@ static void job_free(parse_job *j)
     free(j);
 }
 
-parse_job *parse_job_open(const char *path, const parse_opts *opts, int *compression,
+parse_job *parse_job_open(const char *path, const parse_opts *opts, int *compression, int *code,
                           char *errbuf)
 {
+    *code = PDX_OK;
     parse_job *j = calloc(1, sizeof(*j));
     if (j == NULL || (j->chunks[0] = malloc(sizeof(parse_chunk))) == NULL) {
         free(j);
-        pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
+        *code = pdx_errf(errbuf, PDX_ENOMEM, "out of memory");
         return NULL;
     }
     j->n_chunks = 1;
     j->opts = *opts;
-    if (pdx_capture_open_any(path, &j->cap, &j->zs, compression, errbuf) < 0) {
+    if ((*code = pdx_capture_open_any(path, &j->cap, &j->zs, compression, errbuf)) < 0) {
         job_free(j);
         return NULL;
     }

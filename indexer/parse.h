@@ -66,9 +66,10 @@ typedef struct parse_result {
 typedef struct parse_job parse_job;
 
 /* Opens path (pcap, pcapng, snoop; zstd or gzip compressed) and reads its
- * header.  *compression gets enum pdx_comp.  NULL with errbuf set when it
- * is not a capture we read or cannot be opened. */
-parse_job *parse_job_open(const char *path, const parse_opts *opts, int *compression,
+ * header.  *compression gets enum pdx_comp.  NULL with errbuf set and *code
+ * < 0 when it is not a capture we read (PDX_EFORMAT), its compressed data is
+ * damaged before the capture's header (PDX_ECORRUPT), or it cannot be opened. */
+parse_job *parse_job_open(const char *path, const parse_opts *opts, int *compression, int *code,
                           char *errbuf);
 
 /* The file header's fields (format, byte order, version, ...), without the

@@ -243,7 +243,12 @@ static ssize_t zs_read(zstream *s, uint8_t *dst, size_t n)
                          "compressed data ends early (truncated %s stream at compressed offset %llu)",
                          pdx_comp_name(s->kind), (unsigned long long)s->consumed);
                 errno = EBADMSG;
-                goto fail;
+                if (out == 0)
+                    goto fail;
+                /* What decoded before the end is handed out (as bytes
+                 * streamed before it were); the next read fails. */
+                s->failed = 1;
+                break;
             }
             s->done = 1;
             break;
@@ -371,8 +376,9 @@ int pdx_capture_open_any(const char *path, pdx_capture **cap, pdx_zsrc **zout, i
     pdx_source src = {z, zsrc_read_cb, NULL, k == PDX_COMP_ZSTD ? ZSRC_BUFSIZE : 0};
     int rc = pdx_capture_open_source(cap, &src, errbuf);
     if (rc < 0) {
+        /* Damaged compressed data, not a file that holds no capture. */
         if (z->s.err[0])
-            pdx_errf(errbuf, rc, "%s", z->s.err);
+            rc = pdx_errf(errbuf, PDX_ECORRUPT, "%s", z->s.err);
         else if (rc == PDX_EFORMAT) {
             char inner[PDX_ERRBUF_SIZE];
             snprintf(inner, sizeof(inner), "%s", errbuf ? errbuf : "");

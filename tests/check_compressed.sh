@@ -185,4 +185,34 @@ truncate -s $((SIZE - 20)) "$VICTIM"
 rc=$?
 [ "$rc" -eq 6 ] && ok truncated_seek_table_detected || bad truncated_seek_table_detected "exit $rc: $(cat "$T/err")"
 
+# A compressed capture cut short is indexed up to where its data ends, like a
+# truncated plain capture: the same packets as the prefix that decompresses,
+# a warning naming that offset, exit 5.  One cut before the capture's header
+# is an error also when found in a directory (a .gz that is no capture is
+# passed over there).
+mkdir -p "$T/cut" "$T/cutdir"
+gzip -c "$T/plain/r000.pcap" >"$T/cut/whole.gz"
+zstd -q -19 -c "$T/plain/r000.pcap" >"$T/cut/whole.zst"
+for k in gz zst; do
+    whole=$(wc -c <"$T/cut/whole.$k")
+    head -c $((whole * 2 / 3)) "$T/cut/whole.$k" >"$T/cut/r.pcap.$k"
+    case $k in gz) gzip -dc "$T/cut/r.pcap.$k" >"$T/cut/prefix-$k.pcap" 2>/dev/null ;;
+    zst) zstd -dcq "$T/cut/r.pcap.$k" >"$T/cut/prefix-$k.pcap" 2>/dev/null ;; esac
+    "$PDX" index --db "$T/cut-$k.db" "$T/cut/r.pcap.$k" 2>"$T/err"
+    same "cut_$k""_exit" "$?" 5
+    has "cut_$k""_warns" "$T/err" "r.pcap.$k: offset [0-9]+: .*compressed data ends early.*indexed up to the damage"
+    "$PDX" index -q --db "$T/cut-$k-ref.db" "$T/cut/prefix-$k.pcap" 2>/dev/null
+    got=$(q "$T/cut-$k.db" "SELECT packets FROM captures")
+    ref=$(q "$T/cut-$k-ref.db" "SELECT packets FROM captures")
+    [ "${got:-0}" -gt 0 ] && [ "$got" -eq "$ref" ] &&
+        ok "cut_$k""_indexes_what_decompresses" || bad "cut_$k""_indexes_what_decompresses" "$got packets, the prefix has $ref"
+    head -c 20 "$T/cut/whole.$k" >"$T/cutdir/tiny.pcap.$k"
+done
+echo "not a capture" | gzip >"$T/cutdir/notes.txt.gz"
+"$PDX" index --db "$T/cutdir.db" "$T/cutdir" 2>"$T/err"
+same cut_early_in_directory_exit "$?" 4
+has cut_early_in_directory_named_gz "$T/err" "tiny.pcap.gz: compressed data ends early"
+has cut_early_in_directory_named_zst "$T/err" "tiny.pcap.zst: compressed data ends early"
+hasnt cut_directory_not_capture_quiet "$T/err" "notes.txt.gz:"
+
 finish compressed "$SKIP"

@@ -892,6 +892,8 @@ int pdx_zreader_pread(pdx_zreader *z, uint8_t *buf, size_t n, uint64_t off, size
     }
     while (done < n) {
         ssize_t r = zs_read(&z->stream, buf + done, n - done);
+        if (r < 0 && done > 0)
+            break; /* what came before the damage is good: a short read */
         if (r < 0)
             return pdx_errf(errbuf, PDX_ECORRUPT, "%s: %s", z->path, z->stream.err);
         if (r == 0)

@@ -206,6 +206,14 @@ for k in gz zst; do
     ref=$(q "$T/cut-$k-ref.db" "SELECT packets FROM captures")
     [ "${got:-0}" -gt 0 ] && [ "$got" -eq "$ref" ] &&
         ok "cut_$k""_indexes_what_decompresses" || bad "cut_$k""_indexes_what_decompresses" "$got packets, the prefix has $ref"
+    # The flows nearest the cut carve from it, the same bytes as from the prefix.
+    nd=0
+    for id in $(q "$T/cut-$k.db" "SELECT id FROM flows ORDER BY last_ns DESC LIMIT 5"); do
+        "$PDX" carve -q --db "$T/cut-$k.db" "$id" -o "$T/cut/c.pcap" 2>>"$T/cut/err" &&
+            "$PDX" carve -q --db "$T/cut-$k-ref.db" "$id" -o "$T/cut/p.pcap" 2>>"$T/cut/err" &&
+            cmp -s "$T/cut/c.pcap" "$T/cut/p.pcap" || nd=$((nd + 1))
+    done
+    same "cut_$k""_carves_before_the_damage" "$nd" 0
     head -c 20 "$T/cut/whole.$k" >"$T/cutdir/tiny.pcap.$k"
 done
 echo "not a capture" | gzip >"$T/cutdir/notes.txt.gz"

@@ -708,10 +708,16 @@ static int index_one(indexer *x, input *in)
             goto changed;
         }
     }
-    uint64_t bad_iface = parse_job_bad_iface(job);
-    if (bad_iface)
+    const pdx_capstats *cst = parse_job_stats(job);
+    if (cst->bad_iface)
         capture_warning(x, cw, in->path, "%llu packets name an interface the capture does not describe",
-                        (unsigned long long)bad_iface);
+                        (unsigned long long)cst->bad_iface);
+    if (cst->ts_out_of_range)
+        capture_warning(x, cw, in->path,
+                        "%llu packets have times before 1677-09-21 or after 2262-04-11, which the "
+                        "index cannot hold; stored as the nearest of those (a wrong if_tsresol or "
+                        "if_tsoffset?)",
+                        (unsigned long long)cst->ts_out_of_range);
     if (x->progress) {
         x->writing = 1;
         x->cur_written = 0;

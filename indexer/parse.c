@@ -325,9 +325,9 @@ const pdx_capinfo *parse_job_info(const parse_job *j)
     return pdx_capture_info(j->cap);
 }
 
-uint64_t parse_job_bad_iface(const parse_job *j)
+const pdx_capstats *parse_job_stats(const parse_job *j)
 {
-    return pdx_capture_stats(j->cap)->bad_iface;
+    return pdx_capture_stats(j->cap);
 }
 
 void parse_job_close(parse_job *j)

@@ -90,7 +90,7 @@ void parse_job_release(parse_job *j, const parse_chunk *c);
 /* After the last chunk: totals, and the reader's interfaces and sections. */
 const parse_result *parse_job_result(const parse_job *j);
 const pdx_capinfo *parse_job_info(const parse_job *j);
-uint64_t parse_job_bad_iface(const parse_job *j);
+const pdx_capstats *parse_job_stats(const parse_job *j);
 
 /* Stops reading (if it has not ended) and frees the job; a job on the pool
  * is freed once its work item has been reported done on the loop.  NULL ok. */

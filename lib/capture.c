@@ -204,7 +204,7 @@ int64_t pdx_ts_to_ns(uint64_t ticks, uint8_t tsresol, int64_t tsoffset_s)
  * filled, PDX_ETRUNC with *need set, or another negative code with errbuf
  * set.  Statistics are the caller's business (it gets the flags back).     */
 
-enum { F_OVER_SNAP = 1, F_CAP_GT_LEN = 2, F_BAD_IFACE = 4, F_SPB_NO_IFACE = 8 };
+enum { F_OVER_SNAP = 1, F_CAP_GT_LEN = 2, F_BAD_IFACE = 4, F_SPB_NO_IFACE = 8, F_TS_RANGE = 16 };
 
 static int pcap_record(const pdx_capinfo *info, uint32_t snap_check, uint64_t off,
                        const uint8_t *p, size_t n, pdx_record *rec, size_t *need, unsigned *flags,
@@ -406,6 +406,8 @@ static int ng_packet(const ng_ctx *x, uint64_t off, const uint8_t *p, uint32_t l
         rec->ts_ns = pdx_ts_to_ns(ticks, ifc->tsresol, ifc->tsoffset_s);
     else
         rec->ts_ns = pdx_ts_to_ns(ticks, 6, 0); /* the pcapng default: microseconds */
+    if (type != NG_SPB && (rec->ts_ns == INT64_MAX || rec->ts_ns == INT64_MIN))
+        fl |= F_TS_RANGE;
     rec->caplen = caplen;
     rec->origlen = origlen;
     /* A packet naming an interface that does not exist keeps its framing, so
@@ -429,6 +431,8 @@ static void count_flags(pdx_capstats *st, unsigned fl)
         st->bad_iface++;
     if (fl & F_SPB_NO_IFACE)
         st->spb_no_iface++;
+    if (fl & F_TS_RANGE)
+        st->ts_out_of_range++;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -93,6 +93,8 @@ typedef struct pdx_capstats {
     uint64_t bad_iface;        /* packet blocks naming an interface that does not exist */
     uint64_t spb_no_iface;     /* SPBs in a section with no interface */
     uint64_t bad_options;      /* malformed pcapng IDB options (ignored; defaults kept) */
+    uint64_t ts_out_of_range;  /* times int64 nanoseconds cannot hold (before 1677-09-21 or
+                                  after 2262-04-11): stored as INT64_MIN or INT64_MAX */
 } pdx_capstats;
 
 /* Byte source for pdx_capture_open_source(): read() returns bytes read, 0 at

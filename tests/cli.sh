@@ -107,6 +107,25 @@ same damaged_status "$(q "$T/dmg.db" "SELECT status FROM captures")" "damaged"
 DP=$(q "$T/dmg.db" "SELECT packets FROM captures")
 [ "$DP" -gt 1000 ] && ok damaged_indexed_up_to_damage || bad damaged_indexed_up_to_damage "$DP packets"
 same damaged_flows_hold_them "$(q "$T/dmg.db" "SELECT sum(src_packets + dst_packets) FROM flows")" "$DP"
+# A pcapng time past 2262-04-11 (all-ones microsecond ticks) does not fit the
+# index's int64 nanoseconds: stored as the latest it holds, with a warning.
+python3 - "$T/far.pcapng" <<'PYEOF'
+import struct, sys
+def block(t, body):
+    body += b"\0" * (-len(body) % 4)
+    return struct.pack("<II", t, len(body) + 12) + body + struct.pack("<I", len(body) + 12)
+frame = (b"\xff" * 6 + b"\x02\0\0\0\0\x01" + b"\x08\x00" +
+         bytes.fromhex("450000210001000040110000c0000201c000020204d2162e000d0000") + b"abcde")
+def epb(ticks):
+    return block(6, struct.pack("<IIIII", 0, ticks >> 32, ticks & 0xffffffff, len(frame), len(frame)) + frame)
+out = block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)) + block(1, struct.pack("<HHI", 1, 0, 65535))
+out += epb(1700000000 * 10**6) + epb(2**64 - 1) + epb(1700000001 * 10**6)
+open(sys.argv[1], "wb").write(out)
+PYEOF
+expect far_time_warns 5 "$PDX" index --db "$T/far.db" "$T/far.pcapng"
+has far_time_says_why "$T/err" "far.pcapng: 1 packets have times before 1677-09-21 or after 2262-04-11"
+same far_time_stored "$(q "$T/far.db" "SELECT packets, last_ns FROM captures")" "3|9223372036854775807"
+same far_time_capture_warning "$(q "$T/far.db" "SELECT warnings LIKE '%after 2262-04-11%' FROM captures")" 1
 
 # ---- filters ---------------------------------------------------------------------------
 expect filter_tcp 0 "$PDX" index --db "$T/f.db" --filter tcp "$T/one.pcap"

@@ -83,6 +83,7 @@ typedef struct zstream {
     int in_eof;
     int done;           /* decoder reached the end of the data */
     int failed;         /* an error left the decoder unusable: zs_rewind first */
+    int truncated;      /* that error: the compressed data ended early */
     size_t frame_hint;  /* zstd: bytes the current frame still wants (0 at a frame end) */
     size_t in_cap;      /* size of in */
     char err[PDX_ERRBUF_SIZE];
@@ -124,7 +125,7 @@ static int zs_rewind(zstream *s)
 {
     s->in_len = s->in_pos = 0;
     s->consumed = s->produced = s->read_off = 0;
-    s->in_eof = s->done = 0;
+    s->in_eof = s->done = s->truncated = 0;
     s->frame_hint = 0;
     if (s->kind == PDX_COMP_ZSTD)
         s->failed = ZSTD_isError(ZSTD_DCtx_reset(s->dctx, ZSTD_reset_session_only));
@@ -243,6 +244,7 @@ static ssize_t zs_read(zstream *s, uint8_t *dst, size_t n)
                          "compressed data ends early (truncated %s stream at compressed offset %llu)",
                          pdx_comp_name(s->kind), (unsigned long long)s->consumed);
                 errno = EBADMSG;
+                s->truncated = 1;
                 if (out == 0)
                     goto fail;
                 /* What decoded before the end is handed out (as bytes
@@ -892,8 +894,8 @@ int pdx_zreader_pread(pdx_zreader *z, uint8_t *buf, size_t n, uint64_t off, size
     }
     while (done < n) {
         ssize_t r = zs_read(&z->stream, buf + done, n - done);
-        if (r < 0 && done > 0)
-            break; /* what came before the damage is good: a short read */
+        if (r < 0 && done > 0 && z->stream.truncated)
+            break; /* what came before the end is good: a short read */
         if (r < 0)
             return pdx_errf(errbuf, PDX_ECORRUPT, "%s: %s", z->path, z->stream.err);
         if (r == 0)

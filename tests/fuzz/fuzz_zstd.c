@@ -449,9 +449,8 @@ static void check_pread(reader *rd, uint64_t off, size_t n)
         same_bytes(buf, got, off, r->buf, r->len, "stream's");
         if (r->state == REF_OK)
             FUZZ_CHECK_EQ(got, off < r->len ? PDX_MIN((uint64_t)n, r->len - off) : 0);
-        else if (got < n)
-            /* Short: the stream ended, cleanly. */
-            FUZZ_CHECK(r->state != REF_ERR);
+        /* Short: the stream ended, cleanly or cut short (what decoded
+         * before a cut is read; its bytes were compared above). */
     }
     free(buf);
 }

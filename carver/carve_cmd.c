@@ -785,7 +785,7 @@ int pdx_cmd_carve(int argc, char **argv)
         case 'P': c.payload = optarg; break;
         case 'q': c.quiet = 1; break;
         case 'h': usage(stdout); return pdx_cli_close_stdout();
-        default: usage(stderr); return PDX_EXIT_USAGE;
+        default: pdx_cli_bad_option(argv, "o:qh", opts); usage(stderr); return PDX_EXIT_USAGE;
         }
     }
     if (filter == NULL && optind >= argc) {
@@ -896,7 +896,7 @@ int pdx_cmd_verify(int argc, char **argv)
                    "6 some missing or changed, 3 database\nerror or rollups that disagree with the "
                    "flows.\n");
             return pdx_cli_close_stdout();
-        default: return PDX_EXIT_USAGE;
+        default: pdx_cli_bad_option(argv, "qh", opts); return PDX_EXIT_USAGE;
         }
     }
     if (optind < argc) {

@@ -114,7 +114,7 @@ int pdx_cmd_packets(int argc, char **argv)
         case 'd': db_opt = optarg; break;
         case 'a': all = 1; break;
         case 'h': usage(stdout); return pdx_cli_close_stdout();
-        default: usage(stderr); return PDX_EXIT_USAGE;
+        default: pdx_cli_bad_option(argv, "h", opts); usage(stderr); return PDX_EXIT_USAGE;
         }
     }
     if (!all && optind >= argc) {

@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +93,36 @@ void pdx_cli_note(const char *fmt, ...)
     va_start(ap, fmt);
     vmsg("", fmt, ap);
     va_end(ap);
+}
+
+void pdx_cli_bad_option(char **argv, const char *shortopts, const struct option *longopts)
+{
+    const char *arg = optind > 0 ? argv[optind - 1] : NULL;
+    if (arg != NULL && strncmp(arg, "--", 2) == 0 && arg[2] != '\0') {
+        const char *name = arg + 2, *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        for (const struct option *o = longopts; o && o->name; o++) {
+            if (strncmp(o->name, name, len) != 0 || o->name[len] != '\0' ||
+                (optopt != 0 && optopt != o->val))
+                continue;
+            if (eq != NULL && o->has_arg == no_argument)
+                pdx_cli_error("option '--%s' takes no argument", o->name);
+            else
+                pdx_cli_error("option '--%s' needs an argument", o->name);
+            return;
+        }
+        if (optopt == 0) {
+            pdx_cli_error("unknown option '%.*s'", (int)(len + 2), arg);
+            return;
+        }
+    }
+    const char *at = optopt != 0 ? strchr(shortopts, optopt) : NULL;
+    if (at != NULL && at[1] == ':')
+        pdx_cli_error("option '-%c' needs an argument", optopt);
+    else if (optopt != 0)
+        pdx_cli_error("unknown option '-%c'", optopt);
+    else
+        pdx_cli_error("unknown option '%s'", arg ? arg : "?");
 }
 
 const char *pdx_cli_db_path(const char *opt)

@@ -30,6 +30,10 @@ enum {
 extern const char *pdx_cli_prog;
 
 void pdx_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* After getopt_long() returned '?' (opterr is 0): the error line naming the
+ * option that is unknown, lacks its argument or has one it does not take. */
+struct option;
+void pdx_cli_bad_option(char **argv, const char *shortopts, const struct option *longopts);
 void pdx_cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void pdx_cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

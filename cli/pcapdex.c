@@ -2,6 +2,7 @@
  * pcapdex.c - the pcapdex binary: dispatches to the subcommand front ends
  * in indexer/, query/ and carver/.
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -54,6 +55,7 @@ int main(int argc, char **argv)
         if (strcmp(argv[1], commands[i].name) == 0) {
             snprintf(prog, sizeof(prog), "pcapdex %s", commands[i].name);
             pdx_cli_prog = prog;
+            opterr = 0; /* the commands say what is wrong (pdx_cli_bad_option) */
             return commands[i].fn(argc - 1, argv + 1);
         }
     }

@@ -221,7 +221,7 @@ int pdx_cmd_compress(int argc, char **argv)
         case 'r': remove_orig = 1; break;
         case 'q': quiet = 1; break;
         case 'h': usage(stdout); return pdx_cli_close_stdout();
-        default: usage(stderr); return PDX_EXIT_USAGE;
+        default: pdx_cli_bad_option(argv, "qh", opts); usage(stderr); return PDX_EXIT_USAGE;
         }
     }
     if (optind >= argc) {

@@ -1106,7 +1106,7 @@ int pdx_cmd_index(int argc, char **argv)
             break;
         case 'q': x.quiet = 1; break;
         case 'h': usage(stdout); return pdx_cli_close_stdout();
-        default: usage(stderr); return PDX_EXIT_USAGE;
+        default: pdx_cli_bad_option(argv, "qh", opts); usage(stderr); return PDX_EXIT_USAGE;
         }
     }
     if (x.settle_ns == 0)

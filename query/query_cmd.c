@@ -1394,7 +1394,7 @@ static int parse_options(options *o, int argc, char **argv)
             modes |= 4;
             break;
         case 'h': usage(stdout); return 1;
-        default: usage(stderr); return -1;
+        default: pdx_cli_bad_option(argv, "h", opts); usage(stderr); return -1;
         }
     }
     if (modes & (modes - 1)) {

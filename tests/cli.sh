@@ -20,6 +20,21 @@ expect unknown_command 2 "$PDX" frobnicate
 expect help 0 "$PDX" --help
 expect index_no_capture 2 "$PDX" index --db "$T/u.db"
 expect index_bad_option 2 "$PDX" index --bogus "$T/one.pcap"
+has index_bad_option_msg "$T/err" "^pcapdex index: error: unknown option '--bogus'$"
+# Every command names what is wrong with an option, on one line of its own.
+for c in "index -Z" "query -Z" "carve -Z" "packets -Z" "verify -Z" "compress -Z"; do
+    set -- $c
+    expect "bad_short_option[$1]" 2 "$PDX" $c
+    has "bad_short_option_msg[$1]" "$T/err" "^pcapdex $1: error: unknown option '-Z'$"
+done
+expect carve_option_needs_argument 2 "$PDX" carve 1 -o
+has carve_option_needs_argument_msg "$T/err" "^pcapdex carve: error: option '-o' needs an argument$"
+expect query_long_needs_argument 2 "$PDX" query --db
+has query_long_needs_argument_msg "$T/err" "^pcapdex query: error: option '--db' needs an argument$"
+expect verify_long_no_argument 2 "$PDX" verify --quiet=yes
+has verify_long_no_argument_msg "$T/err" "^pcapdex verify: error: option '--quiet' takes no argument$"
+expect index_unknown_long_value 2 "$PDX" index --bogus=1 "$T/one.pcap"
+has index_unknown_long_value_msg "$T/err" "^pcapdex index: error: unknown option '--bogus'$"
 expect index_bad_exclude 2 "$PDX" index --db "$T/u.db" --exclude 10.0.0.0/33 "$T/one.pcap"
 has index_bad_exclude_msg "$T/err" "exclude.*10.0.0.0/33"
 expect index_bad_filter 2 "$PDX" index --db "$T/u.db" --filter "tcp and and" "$T/one.pcap"

@@ -485,6 +485,7 @@ static int write_out(carver *c, const char *path)
     }
     int to_stdout = path != NULL && strcmp(path, "-") == 0;
     int direct = 0; /* written in place: not a regular file, renaming over it would replace it */
+    uint64_t written = 0;
     pdx_writer *w = NULL;
     int status = PDX_EXIT_OK;
     if (path == NULL) {
@@ -559,6 +560,7 @@ static int write_out(carver *c, const char *path)
         uint64_t key = ((uint64_t)best->capture_id << 24) | (best->rec.iface & 0xffffffu);
         if ((status = feed_payload(c, best)) != PDX_EXIT_OK)
             goto done;
+        written++;
         if (w != NULL && pdx_writer_put(w, &best->rec, ifc, key, err) < 0) {
             if (!(to_stdout && pdx_cli_stdout_failed()))
                 pdx_cli_error("%s: %s", path, err);
@@ -571,6 +573,9 @@ static int write_out(carver *c, const char *path)
             goto done;
         }
     }
+    /* A window the flows span without a packet in it: nothing to write. */
+    if (written == 0 && (c->has_since || c->has_until))
+        status = PDX_EXIT_NOMATCH;
     /* Every flow carved whole must add up to what the index says. */
     for (size_t i = c->from; i < c->to && !c->missing; i++) {
         cflow *f = &c->flows[i];
@@ -840,6 +845,7 @@ int pdx_cmd_carve(int argc, char **argv)
             pdx_cli_note("no flow matches");
         status = PDX_EXIT_NOMATCH;
     }
+    size_t files = 0;
     if (status == PDX_EXIT_OK && split == NULL) {
         status = carve_range(&c, 0, c.n_flows, out);
     } else if (status == PDX_EXIT_OK) {
@@ -854,10 +860,16 @@ int pdx_cmd_carve(int argc, char **argv)
             int r = carve_range(&c, i, i + 1, path);
             if (r == PDX_EXIT_CHANGED && c.partial)
                 c.missing = 0;
-            else if (r != PDX_EXIT_OK)
+            else if (r != PDX_EXIT_OK && r != PDX_EXIT_NOMATCH)
                 status = r;
+            files += r != PDX_EXIT_NOMATCH;
         }
+        if (status == PDX_EXIT_OK && files == 0)
+            status = PDX_EXIT_NOMATCH;
     }
+    if (status == PDX_EXIT_NOMATCH && c.n_flows > 0 && !c.quiet)
+        pdx_cli_note("%zu flows match, but none has a packet between --since and --until; nothing "
+                     "written", c.n_flows);
     sqlite3_exec(pdx_index_db(c.ix), "COMMIT", NULL, NULL, NULL);
     pdx_index_close(c.ix);
     free(c.flows);

@@ -326,6 +326,23 @@ same carve_two_links_all_packets "$(tshark -n -r "$T/two.out" 2>/dev/null | wc -
 expect carve_two_links_no_pcap 2 "$PDX" carve --db "$T/two.db" "$TWO" --format pcap -o "$T/two.pcap"
 expect carve_filter_window 0 "$PDX" carve --db "$T/r.db" --filter "tcp" --since "$(q "$T/r.db" "SELECT min(first_ns) / 1e9 + 1 FROM flows")" --until "$(q "$T/r.db" "SELECT min(first_ns) / 1e9 + 2 FROM flows")" -o "$T/win.pcap"
 tshark -n -r "$T/win.pcap" >/dev/null 2>&1 && ok carve_window_readable || bad carve_window_readable "tshark failed"
+# A window inside the longest silence of a flow: the flow is active there but
+# has no packet in it, so nothing is written and the exit is 1 (no match).
+"$GEN" traffic -o "$T/slow.pcap" --packets 3000 --concurrent 20 --seed 3 --pps 10 >/dev/null 2>&1
+"$PDX" index -q --db "$T/slow.db" "$T/slow.pcap"
+SLOW=$(q "$T/slow.db" "SELECT id FROM flows ORDER BY last_ns - first_ns DESC LIMIT 1")
+"$PDX" carve -q --db "$T/slow.db" "$SLOW" -o "$T/slow-flow.pcap"
+set -- $(tshark -n -r "$T/slow-flow.pcap" -T fields -e frame.time_epoch 2>/dev/null |
+    awk 'NR > 1 && $1 - p > m { m = $1 - p; a = p; b = $1 } { p = $1 } END { printf "%.6f %.6f\n", a + 0.5, b - 0.5 }')
+expect carve_window_in_silence 1 "$PDX" carve --db "$T/slow.db" --filter "id $SLOW" --since "$1" --until "$2" -o "$T/silence.pcap"
+has carve_window_in_silence_note "$T/err" "1 flows match, but none has a packet between --since and --until"
+[ ! -e "$T/silence.pcap" ] && ok carve_window_in_silence_no_file || bad carve_window_in_silence_no_file "written"
+expect carve_window_in_silence_split 1 "$PDX" carve --db "$T/slow.db" --filter "id $SLOW" --since "$1" --until "$2" --split "$T/silence"
+same carve_window_in_silence_split_no_file "$(ls "$T/silence" | wc -l | tr -d ' ')" 0
+A1=$(awk -v t="$1" 'BEGIN { printf "%.6f", t - 1 }') B1=$(awk -v t="$2" 'BEGIN { printf "%.6f", t + 1 }')
+expect carve_window_around_silence 0 "$PDX" carve --db "$T/slow.db" --filter "id $SLOW" --since "$A1" --until "$B1" -o "$T/around.pcap"
+same carve_window_around_silence_packets "$(tshark -n -r "$T/around.pcap" 2>/dev/null | wc -l | tr -d ' ')" \
+    "$(tshark -n -r "$T/slow-flow.pcap" -T fields -e frame.time_epoch 2>/dev/null | awk -v a="$A1" -v b="$B1" '$1 >= a && $1 <= b' | wc -l | tr -d ' ')"
 # Captures that went away or changed.
 mkdir -p "$T/arch"
 for f in $ROT; do cp "$f" "$T/arch/"; done

@@ -480,9 +480,21 @@ static fval v_col_int(sqlite3_stmt *st, int col)
                                                        : v_int(sqlite3_column_int64(st, col));
 }
 
+/* An address column is NULL (a flow that is not IP) or 16 bytes. */
+static int check_addr(sqlite3_stmt *st, int col, const char *name, char *err)
+{
+    int type = sqlite3_column_type(st, col);
+    if (type == SQLITE_NULL || (type == SQLITE_BLOB && sqlite3_column_bytes(st, col) == 16))
+        return PDX_OK;
+    return pdx_errf(err, PDX_EDB, "flow %lld: %s is not a 16-byte address (%s of %d bytes): the "
+                    "index is corrupt", (long long)sqlite3_column_int64(st, C_ID), name,
+                    type == SQLITE_BLOB ? "a blob" : "a value", sqlite3_column_bytes(st, col));
+}
+
 /* A flow's packets and bytes, both directions summed.  Whatever the
  * counters hold is printed, but a sum past int64 only a damaged index can
- * hold: PDX_EDB. */
+ * hold: PDX_EDB; so is an address that is not 16 bytes (carve refuses it
+ * too). */
 static int flow_totals(sqlite3_stmt *st, int64_t *packets, int64_t *bytes, char *err)
 {
     if (__builtin_add_overflow(sqlite3_column_int64(st, C_SPKTS), sqlite3_column_int64(st, C_DPKTS),
@@ -491,6 +503,8 @@ static int flow_totals(sqlite3_stmt *st, int64_t *packets, int64_t *bytes, char 
                                bytes))
         return pdx_errf(err, PDX_EDB, "flow %lld: its packet or byte counters add up to more than "
                         "an int64: the index is corrupt", (long long)sqlite3_column_int64(st, C_ID));
+    if (check_addr(st, C_SRC, "src_ip", err) < 0 || check_addr(st, C_DST, "dst_ip", err) < 0)
+        return PDX_EDB;
     return PDX_OK;
 }
 

@@ -707,6 +707,20 @@ ok("top_damaged_run") if code == 3 and out == "" and "pair rollup run is corrupt
 code, out, err = run_on(bad_db, ["--top", "host"])
 ok("top_other_kind_unharmed") if code == 0 else fail("top_other_kind_unharmed", (code, err))
 
+# an address that is not 16 bytes: a database error naming the flow, as carve
+# gives, not a row that shows it as null
+bad_db = DB + ".badaddr"
+shutil.copy(DB, bad_db)
+cb = sqlite3.connect(bad_db)
+bad_id = cb.execute("SELECT min(id) FROM flows WHERE src_ip IS NOT NULL").fetchone()[0]
+cb.execute("UPDATE flows SET src_ip = x'0102030405' WHERE id = ?", (bad_id,))
+cb.commit()
+cb.close()
+for fmt in ("json", "table"):
+    code, out, err = run_on(bad_db, ["id %d" % bad_id, "--format", fmt])
+    ok("bad_address_" + fmt) if code == 3 and "flow %d: src_ip is not a 16-byte address" % bad_id in err \
+        and "null" not in out else fail("bad_address_" + fmt, (code, out[:100], err))
+
 # ---- --timeseries ------------------------------------------------------------------------------
 def series(interval, sel):
     bins = {}

@@ -325,6 +325,40 @@ static int add_flat(parser *p, qnode *parent, qnode *kid)
 /* ---- values --------------------------------------------------------- */
 
 /* Decimal digits only, value <= max. */
+/* Hex digits only, up to max: 0, or -1. */
+static int parse_hex(const char *s, size_t n, uint64_t max, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (n == 0 || n > 16)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        int d = s[i] >= '0' && s[i] <= '9'   ? s[i] - '0'
+                : s[i] >= 'a' && s[i] <= 'f' ? s[i] - 'a' + 10
+                : s[i] >= 'A' && s[i] <= 'F' ? s[i] - 'A' + 10
+                                             : -1;
+        if (d < 0)
+            return -1;
+        v = v * 16 + (uint64_t)d;
+    }
+    if (v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* The ethertypes that are terms of their own (tcpdump's names): -1 if none. */
+static int ethertype_by_name(const char *s, size_t n)
+{
+    static const struct {
+        const char *name;
+        int type;
+    } names[] = {{"ip", 0x0800}, {"ip6", 0x86dd}, {"arp", 0x0806}, {"rarp", 0x8035}};
+    for (size_t i = 0; i < PDX_ARRAY_LEN(names); i++)
+        if (ieq(s, n, names[i].name))
+            return names[i].type;
+    return -1;
+}
+
 static int parse_uint(const char *s, size_t n, uint64_t max, uint64_t *out)
 {
     if (n == 0)
@@ -677,10 +711,45 @@ static qnode *parse_term(parser *p)
             return n;
         }
     }
-    if (is_kw(p, &kw, "ip") || is_kw(p, &kw, "ip6")) {
+    int et = ethertype_by_name(p->s + kw.pos, kw.type == TK_WORD ? kw.len : 0);
+    if (et >= 0) {
         qnode *n = new_term(p, T_ETHERTYPE, DIR_ANY, pos);
         if (n != NULL)
-            n->a = is_kw(p, &kw, "ip") ? 0x0800 : 0x86dd;
+            n->a = et;
+        return n;
+    }
+    if (is_kw(p, &kw, "ether")) {
+        /* tcpdump's "ether proto X": the flow's ethertype.  (Its MAC
+         * addresses are in flows.src_mac and dst_mac, for sqlite3.) */
+        tok t = peek(p);
+        if (!is_kw(p, &t, "proto")) {
+            shown sh = show(p, &t);
+            return fail(p, t.pos, "expected 'proto' after 'ether', found %s (ether host and "
+                        "ether src/dst are not terms: MAC addresses are in flows.src_mac and dst_mac)",
+                        sh.s);
+        }
+        take(p, &t);
+        t = peek(p);
+        shown sh = show(p, &t);
+        if (t.type != TK_WORD)
+            return fail(p, t.pos, "expected an ethertype after 'ether proto', found %s", sh.s);
+        take(p, &t);
+        const char *w = p->s + t.pos;
+        size_t wn = t.len;
+        if (wn > 1 && w[0] == '\\') /* tcpdump's "ether proto \arp" */
+            w++, wn--;
+        uint64_t v = 0;
+        int named = ethertype_by_name(w, wn);
+        if (named >= 0)
+            v = (uint64_t)named;
+        else if (!(wn > 2 && w[0] == '0' && (w[1] == 'x' || w[1] == 'X') &&
+                   parse_hex(w + 2, wn - 2, 0xffff, &v) == 0) &&
+                 parse_uint(w, wn, 0xffff, &v) != 0)
+            return fail(p, t.pos, "bad ethertype %s: expected ip, ip6, arp, rarp, or 0..65535 "
+                        "(0x0806 in hex)", sh.s);
+        qnode *n = new_term(p, T_ETHERTYPE, DIR_ANY, pos);
+        if (n != NULL)
+            n->a = (int64_t)v;
         return n;
     }
     if (is_kw(p, &kw, "vlan")) {
@@ -733,7 +802,8 @@ static qnode *parse_term(parser *p)
     shown sh = show(p, &kw);
     return fail(p, kw.pos,
                 "unknown term %s: expected host, net, port, portrange, proto, tcp, udp, icmp, "
-                "ip, ip6, vlan, packets, bytes, duration, community-id, id or an address",
+                "ip, ip6, arp, ether proto, vlan, packets, bytes, duration, community-id, id or an "
+                "address",
                 sh.s);
 }
 
@@ -993,7 +1063,10 @@ static void emit(pdx_query *q, sbuf *b, const qnode *n)
         sb_add(b, "proto = ?");
         p_int(q, b, n->a);
         break;
-    case T_ETHERTYPE: sb_add(b, n->a == 0x0800 ? "ethertype = 2048" : "ethertype = 34525"); break;
+    case T_ETHERTYPE:
+        sb_add(b, "ethertype = ?");
+        p_int(q, b, n->a);
+        break;
     case T_VLAN:
         sb_add(b, "vlan = ? OR vlan_inner = ?");
         p_int(q, b, n->a);

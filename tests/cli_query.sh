@@ -39,6 +39,10 @@ expect bad_interval 2 "$PDX" query --db "$DB" --timeseries 0s
 expect bad_interval_word 2 "$PDX" query --db "$DB" --timeseries often
 
 # ---- expression errors: message, the filter, a caret under the position -------------
+expect ether_host_not_a_term 2 "$PDX" query --db "$DB" "ether host 00:11:22:33:44:55"
+has ether_host_says_where_macs_are "$T/err" "expected 'proto' after 'ether', found 'host' .*flows.src_mac"
+expect ether_proto_too_big 2 "$PDX" query --db "$DB" "ether proto 0x10000"
+has ether_proto_too_big_msg "$T/err" "bad ethertype '0x10000'"
 expect syntax_error 2 "$PDX" query --db "$DB" "host 10.0.0.1 and prot 53"
 has syntax_error_msg "$T/err" "error: .*prot"
 has syntax_error_echo "$T/err" "^  host 10.0.0.1 and prot 53$"
@@ -353,6 +357,11 @@ CASES = [
     ("ip6", ip6),
     ("ip tcp", AND(ip4, proto(6))),
     ("ip6 and udp", AND(ip6, proto(17))),
+    ("arp", lambda r: r["ethertype"] == 0x0806),
+    ("not arp and not ip and not ip6", lambda r: r["ethertype"] not in (0x0806, 2048, 34525)),
+    ("ether proto \\arp", lambda r: r["ethertype"] == 0x0806),
+    ("ether proto 0x86DD or ether proto 2048", lambda r: r["ethertype"] in (2048, 34525)),
+    ("ether proto rarp", lambda r: r["ethertype"] == 0x8035),
     ("vlan", vlan()),
     ("vlan 101", vlan(101)),
     ("vlan 102", vlan(102)),

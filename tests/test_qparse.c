@@ -584,8 +584,11 @@ static void test_terms_sql(void)
     expect_sql("proto 47", "(proto = ?)", 1);
     expect_sql("proto \\udp", "(proto = ?)", 1);
     expect_sql("tcp", "(proto = ?)", 1);
-    expect_sql("ip", "(ethertype = 2048)", 0);
-    expect_sql("ip6", "(ethertype = 34525)", 0);
+    expect_sql("ip", "(ethertype = ?)", 1);
+    expect_sql("ip6", "(ethertype = ?)", 1);
+    expect_sql("arp", "(ethertype = ?)", 1);
+    expect_sql("ether proto 0x86dd", "(ethertype = ?)", 1);
+    expect_sql("ether proto \\rarp or ether proto 2048", "((ethertype = ?) OR (ethertype = ?))", 2);
     expect_sql("vlan 100", "(vlan = ? OR vlan_inner = ?)", 2);
     expect_sql("vlan", "(vlan IS NOT NULL)", 0);
     expect_sql("packets > 10", "(src_packets + dst_packets > ?)", 1);
@@ -948,7 +951,7 @@ static void test_garbage(void)
 {
     static const char *const words[] = {
         "host", "src", "dst", "net", "port", "portrange", "proto", "tcp", "udp", "icmp",
-        "ip", "ip6", "vlan", "packets", "bytes", "duration", "community-id", "id", "and",
+        "ip", "ip6", "arp", "ether", "vlan", "packets", "bytes", "duration", "community-id", "id", "and",
         "or", "not", "(", ")", "!", "&&", "||", "&", "|", ">", ">=", "<", "=", "!=", "1.2.3.4",
         "::1", "10/8", "53", "1-5", "1:AAAA=", "10k", "1.5m", "'", "\"", ";", "--", "\\",
         "\x01", "\xff", "\t", "SELECT", "%s", "%n",
@@ -1339,6 +1342,9 @@ static const char *const e2e_exprs[] = {
     "ip",
     "ip6",
     "not ip and not ip6",
+    "arp",
+    "not arp",
+    "ether proto 0x0806 or ether proto ip6",
     "vlan",
     "vlan 10",
     "vlan 30",
@@ -1435,7 +1441,7 @@ static void test_e2e(void)
     static const char *const terms[] = {
         "host 10.0.0.1", "src host 8.8.8.8", "dst host ::1", "net 10/8", "src net 2001:db8::/32",
         "dst net 192.168.1.0/24", "port 53", "src port 443", "dst port 80", "portrange 1-1024",
-        "tcp", "udp", "icmp", "icmp6", "ip", "ip6", "vlan", "vlan 10", "packets > 1000",
+        "tcp", "udp", "icmp", "icmp6", "ip", "ip6", "arp", "vlan", "vlan 10", "packets > 1000",
         "bytes < 100k", "duration > 10s", "id 10-120", "community-id 1:LQU9qZlK+B5F3KDmev6m5PMibrg=",
         "src or dst port 22", "src and dst net 10/8", "proto 47", "10.1.2.3", "sctp",
     };

@@ -663,6 +663,28 @@ static qnode *cid_term(parser *p, const tok *kw)
     return n;
 }
 
+/* The word after a keyword (after), taken, without tcpdump's escaping
+ * backslash ("proto \tcp", "ether proto \arp"): *w and *wn, and the token's
+ * position and text as shown in messages.  -1 (the parser failed) when no
+ * word follows. */
+static int escaped_word(parser *p, const char *what, const char *after, const char **w,
+                        size_t *wn, size_t *at, shown *sh)
+{
+    tok t = peek(p);
+    *sh = show(p, &t);
+    *at = t.pos;
+    if (t.type != TK_WORD) {
+        fail(p, t.pos, "expected %s after '%s', found %s", what, after, sh->s);
+        return -1;
+    }
+    take(p, &t);
+    *w = p->s + t.pos;
+    *wn = t.len;
+    if (*wn > 1 && (*w)[0] == '\\')
+        (*w)++, (*wn)--;
+    return 0;
+}
+
 static qnode *parse_term(parser *p)
 {
     tok kw = peek(p);
@@ -681,21 +703,17 @@ static qnode *parse_term(parser *p)
         return dir_term(p, &kw);
 
     if (is_kw(p, &kw, "proto")) {
-        tok t = peek(p);
-        shown sh = show(p, &t);
-        if (t.type != TK_WORD)
-            return fail(p, t.pos, "expected a protocol after 'proto', found %s", sh.s);
-        take(p, &t);
-        const char *w = p->s + t.pos;
-        size_t wn = t.len;
-        if (wn > 1 && w[0] == '\\') /* tcpdump's "proto \tcp" */
-            w++, wn--;
+        const char *w;
+        size_t wn, at;
+        shown sh;
+        if (escaped_word(p, "a protocol", "proto", &w, &wn, &at, &sh) < 0)
+            return NULL;
         uint64_t num;
         int v = proto_by_name(w, wn);
         if (v < 0 && parse_uint(w, wn, 255, &num) == 0)
             v = (int)num;
         if (v < 0)
-            return fail(p, t.pos, "bad protocol %s: expected a name (tcp, udp, icmp, ...) or 0..255",
+            return fail(p, at, "bad protocol %s: expected a name (tcp, udp, icmp, ...) or 0..255",
                         sh.s);
         qnode *n = new_term(p, T_PROTO, DIR_ANY, pos);
         if (n != NULL)
@@ -729,15 +747,11 @@ static qnode *parse_term(parser *p)
                         sh.s);
         }
         take(p, &t);
-        t = peek(p);
-        shown sh = show(p, &t);
-        if (t.type != TK_WORD)
-            return fail(p, t.pos, "expected an ethertype after 'ether proto', found %s", sh.s);
-        take(p, &t);
-        const char *w = p->s + t.pos;
-        size_t wn = t.len;
-        if (wn > 1 && w[0] == '\\') /* tcpdump's "ether proto \arp" */
-            w++, wn--;
+        const char *w;
+        size_t wn, at;
+        shown sh;
+        if (escaped_word(p, "an ethertype", "ether proto", &w, &wn, &at, &sh) < 0)
+            return NULL;
         uint64_t v = 0;
         int named = ethertype_by_name(w, wn);
         if (named >= 0)
@@ -745,7 +759,7 @@ static qnode *parse_term(parser *p)
         else if (!(wn > 2 && w[0] == '0' && (w[1] == 'x' || w[1] == 'X') &&
                    parse_hex(w + 2, wn - 2, 0xffff, &v) == 0) &&
                  parse_uint(w, wn, 0xffff, &v) != 0)
-            return fail(p, t.pos, "bad ethertype %s: expected ip, ip6, arp, rarp, or 0..65535 "
+            return fail(p, at, "bad ethertype %s: expected ip, ip6, arp, rarp, or 0..65535 "
                         "(0x0806 in hex)", sh.s);
         qnode *n = new_term(p, T_ETHERTYPE, DIR_ANY, pos);
         if (n != NULL)

@@ -98,28 +98,41 @@ void pdx_cli_note(const char *fmt, ...)
 void pdx_cli_bad_option(char **argv, const char *shortopts, const struct option *longopts)
 {
     const char *arg = optind > 0 ? argv[optind - 1] : NULL;
+    /* A long option, or its unique abbreviation (getopt_long takes those):
+     * optopt is 0 when getopt_long found no such option, else its val. */
     if (arg != NULL && strncmp(arg, "--", 2) == 0 && arg[2] != '\0') {
         const char *name = arg + 2, *eq = strchr(name, '=');
         size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        const struct option *hit = NULL;
+        int matches = 0;
         for (const struct option *o = longopts; o && o->name; o++) {
-            if (strncmp(o->name, name, len) != 0 || o->name[len] != '\0' ||
-                (optopt != 0 && optopt != o->val))
+            if (strncmp(o->name, name, len) != 0 || (optopt != 0 && optopt != o->val))
                 continue;
-            if (eq != NULL && o->has_arg == no_argument)
-                pdx_cli_error("option '--%s' takes no argument", o->name);
+            hit = o;
+            matches++;
+            if (o->name[len] == '\0') {
+                matches = 1;
+                break;
+            }
+        }
+        if (matches == 1 && optopt != 0) {
+            if (eq != NULL && hit->has_arg == no_argument)
+                pdx_cli_error("option '--%s' takes no argument", hit->name);
             else
-                pdx_cli_error("option '--%s' needs an argument", o->name);
+                pdx_cli_error("option '--%s' needs an argument", hit->name);
             return;
         }
-        if (optopt == 0) {
-            pdx_cli_error("unknown option '%.*s'", (int)(len + 2), arg);
+        if (optopt == 0 || matches > 0) {
+            pdx_cli_error("%s option '%.*s'", matches > 1 ? "ambiguous" : "unknown",
+                          (int)(len + 2), arg);
             return;
         }
     }
-    const char *at = optopt != 0 ? strchr(shortopts, optopt) : NULL;
+    /* A short option: optopt is its character. */
+    const char *at = optopt > 0 && optopt < 256 && optopt != ':' ? strchr(shortopts, optopt) : NULL;
     if (at != NULL && at[1] == ':')
         pdx_cli_error("option '-%c' needs an argument", optopt);
-    else if (optopt != 0)
+    else if (optopt > 0 && optopt < 256)
         pdx_cli_error("unknown option '-%c'", optopt);
     else
         pdx_cli_error("unknown option '%s'", arg ? arg : "?");

@@ -33,6 +33,16 @@ expect query_long_needs_argument 2 "$PDX" query --db
 has query_long_needs_argument_msg "$T/err" "^pcapdex query: error: option '--db' needs an argument$"
 expect verify_long_no_argument 2 "$PDX" verify --quiet=yes
 has verify_long_no_argument_msg "$T/err" "^pcapdex verify: error: option '--quiet' takes no argument$"
+# Abbreviations getopt_long takes: the option is named in full (query's long
+# options have values past 255: no short option is made of them).
+expect query_abbrev_needs_argument 2 "$PDX" query --d
+has query_abbrev_needs_argument_msg "$T/err" "^pcapdex query: error: option '--db' needs an argument$"
+expect query_abbrev_long_value 2 "$PDX" query --tim
+has query_abbrev_long_value_msg "$T/err" "^pcapdex query: error: option '--timeseries' needs an argument$"
+expect verify_abbrev_no_argument 2 "$PDX" verify --qui=yes
+has verify_abbrev_no_argument_msg "$T/err" "^pcapdex verify: error: option '--quiet' takes no argument$"
+expect query_ambiguous 2 "$PDX" query --s
+has query_ambiguous_msg "$T/err" "^pcapdex query: error: ambiguous option '--s'$"
 expect index_unknown_long_value 2 "$PDX" index --bogus=1 "$T/one.pcap"
 has index_unknown_long_value_msg "$T/err" "^pcapdex index: error: unknown option '--bogus'$"
 expect index_bad_exclude 2 "$PDX" index --db "$T/u.db" --exclude 10.0.0.0/33 "$T/one.pcap"

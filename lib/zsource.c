@@ -378,8 +378,9 @@ int pdx_capture_open_any(const char *path, pdx_capture **cap, pdx_zsrc **zout, i
     pdx_source src = {z, zsrc_read_cb, NULL, k == PDX_COMP_ZSTD ? ZSRC_BUFSIZE : 0};
     int rc = pdx_capture_open_source(cap, &src, errbuf);
     if (rc < 0) {
-        /* Damaged compressed data, not a file that holds no capture. */
-        if (z->s.err[0])
+        /* Damaged compressed data, unless what decompressed before the
+         * damage already showed it holds no capture. */
+        if (z->s.err[0] && rc != PDX_EFORMAT)
             rc = pdx_errf(errbuf, PDX_ECORRUPT, "%s", z->s.err);
         else if (rc == PDX_EFORMAT) {
             char inner[PDX_ERRBUF_SIZE];

@@ -217,10 +217,12 @@ for k in gz zst; do
     head -c 20 "$T/cut/whole.$k" >"$T/cutdir/tiny.pcap.$k"
 done
 echo "not a capture" | gzip >"$T/cutdir/notes.txt.gz"
+seq 1 200000 | gzip | head -c 100000 >"$T/cutdir/log.txt.gz"
 "$PDX" index --db "$T/cutdir.db" "$T/cutdir" 2>"$T/err"
 same cut_early_in_directory_exit "$?" 4
 has cut_early_in_directory_named_gz "$T/err" "tiny.pcap.gz: compressed data ends early"
 has cut_early_in_directory_named_zst "$T/err" "tiny.pcap.zst: compressed data ends early"
 hasnt cut_directory_not_capture_quiet "$T/err" "notes.txt.gz:"
+hasnt cut_directory_cut_not_capture_quiet "$T/err" "log.txt.gz:"
 
 finish compressed "$SKIP"

@@ -10,6 +10,7 @@
  * its flow's addresses, or the carve stops with exit 6.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -82,6 +83,8 @@ typedef struct carver {
     int missing;    /* captures left out (--partial) */
     const char *payload; /* --payload DIR */
     size_t from, to; /* the flows being carved now */
+    int window_empty; /* the last write_out: --since/--until held none of the packets */
+    size_t windows_empty; /* how many write_outs that was */
     int quiet;
 } carver;
 
@@ -457,6 +460,26 @@ static int feed_payload(carver *c, cstream *s)
     return PDX_EXIT_OK;
 }
 
+/* Opens the output for its first packet: a path written in place only now
+ * (nothing is created there before), then the file header. */
+static int start_output(FILE **fp, pdx_writer **w, const char *path, int direct, int to_stdout,
+                        int format, uint32_t linktype, int nsec, uint32_t snaplen)
+{
+    static char iobuf[1 << 20];
+    char err[PDX_ERRBUF_SIZE];
+    if (direct && (*fp = fopen(path, "wb")) == NULL) {
+        pdx_cli_error("%s: %s", path, strerror(errno));
+        return PDX_EXIT_OUTPUT;
+    }
+    setvbuf(*fp, iobuf, _IOFBF, sizeof(iobuf));
+    if (pdx_writer_open(w, *fp, format, linktype, nsec, snaplen, err) < 0) {
+        if (!(to_stdout && pdx_cli_stdout_failed()))
+            pdx_cli_error("%s: %s", path, err);
+        return PDX_EXIT_OUTPUT;
+    }
+    return PDX_EXIT_OK;
+}
+
 /* Writes the streams, merged by time, to path ("-" = stdout; NULL = only
  * --payload). */
 static int write_out(carver *c, const char *path)
@@ -488,46 +511,48 @@ static int write_out(carver *c, const char *path)
     uint64_t written = 0;
     pdx_writer *w = NULL;
     int status = PDX_EXIT_OK;
-    if (path == NULL) {
-        /* --payload alone */
-    } else if (to_stdout) {
+    c->window_empty = 0;
+    if (to_stdout) {
         fp = stdout;
-    } else {
+    } else if (path != NULL) {
         /* A regular file is written beside itself and renamed into place,
          * so that a failed carve leaves the old one; through a symlink, the
-         * file it points at.  Anything else (/dev/null, a FIFO, a dangling
-         * symlink) is opened and written as it is, as tcpdump -w does. */
+         * file it points at.  Anything else (/dev/null, /dev/stdout, a FIFO,
+         * a dangling symlink) is opened and written as it is, as tcpdump -w
+         * does, once there is something to write. */
         const char *final = path;
         struct stat st, lst;
         int have = stat(path, &st) == 0;
+        int link = lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode);
         if (have && S_ISDIR(st.st_mode)) {
             pdx_cli_error("%s: %s", path, strerror(EISDIR));
             return PDX_EXIT_OUTPUT;
         }
         if (!have || !S_ISREG(st.st_mode))
-            direct = lstat(path, &lst) == 0 || (have && !S_ISREG(st.st_mode));
-        else if (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode) && (real = realpath(path, NULL)) != NULL)
+            direct = have || link;
+        else if (link && (strncmp(path, "/dev/", 5) == 0 || strncmp(path, "/proc/", 6) == 0 ||
+                          (real = realpath(path, NULL)) == NULL))
+            direct = 1;
+        else if (link)
             final = real;
-        if (direct) {
-            fp = fopen(path, "wb");
-        } else {
+        if (!direct) {
+            /* O_EXCL and O_NOFOLLOW: never through something planted there;
+             * a leftover of an earlier run with this PID goes first. */
             snprintf(tmp, sizeof(tmp), "%s.part%d", final, (int)getpid());
-            fp = fopen(tmp, "wb");
+            int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+            int fd = open(tmp, flags, 0666);
+            if (fd < 0 && errno == EEXIST && unlink(tmp) == 0)
+                fd = open(tmp, flags, 0666);
+            if (fd < 0 || (fp = fdopen(fd, "wb")) == NULL) {
+                pdx_cli_error("%s: %s", path, strerror(errno));
+                if (fd >= 0) {
+                    close(fd);
+                    unlink(tmp);
+                }
+                free(real);
+                return PDX_EXIT_OUTPUT;
+            }
         }
-        if (fp == NULL) {
-            pdx_cli_error("%s: %s", path, strerror(errno));
-            free(real);
-            return PDX_EXIT_OUTPUT;
-        }
-    }
-    static char iobuf[1 << 20];
-    if (fp != NULL)
-        setvbuf(fp, iobuf, _IOFBF, sizeof(iobuf));
-    if (fp != NULL && pdx_writer_open(&w, fp, format, linktype, nsec, snaplen, err) < 0) {
-        if (!(to_stdout && pdx_cli_stdout_failed()))
-            pdx_cli_error("%s: %s", path, err);
-        status = PDX_EXIT_OUTPUT;
-        goto done;
     }
     for (size_t i = 0; i < c->n_streams; i++) {
         cstream *s = &c->streams[i];
@@ -561,6 +586,10 @@ static int write_out(carver *c, const char *path)
         if ((status = feed_payload(c, best)) != PDX_EXIT_OK)
             goto done;
         written++;
+        if (path != NULL && w == NULL &&
+            (status = start_output(&fp, &w, path, direct, to_stdout, format, linktype, nsec,
+                                   snaplen)) != PDX_EXIT_OK)
+            goto done;
         if (w != NULL && pdx_writer_put(w, &best->rec, ifc, key, err) < 0) {
             if (!(to_stdout && pdx_cli_stdout_failed()))
                 pdx_cli_error("%s: %s", path, err);
@@ -573,9 +602,17 @@ static int write_out(carver *c, const char *path)
             goto done;
         }
     }
-    /* A window the flows span without a packet in it: nothing to write. */
-    if (written == 0 && (c->has_since || c->has_until))
+    /* A window the flows span without a packet in it: nothing to write.
+     * Otherwise an output with no packet still gets its file header. */
+    if (written == 0 && (c->has_since || c->has_until) && !c->missing) {
+        c->window_empty = 1;
+        c->windows_empty++;
         status = PDX_EXIT_NOMATCH;
+    } else if (path != NULL && w == NULL &&
+               (status = start_output(&fp, &w, path, direct, to_stdout, format, linktype, nsec,
+                                      snaplen)) != PDX_EXIT_OK) {
+        goto done;
+    }
     /* Every flow carved whole must add up to what the index says. */
     for (size_t i = c->from; i < c->to && !c->missing; i++) {
         cflow *f = &c->flows[i];
@@ -631,8 +668,10 @@ static int carve_range(carver *c, size_t from, size_t to, const char *path)
     if (status == PDX_EXIT_OK)
         status = write_out(c, path);
     for (size_t i = from; i < to; i++) {
-        if (c->flows[i].reasm != NULL && pdx_reasm_close(c->flows[i].reasm, err) < 0 &&
-            status == PDX_EXIT_OK) {
+        if (c->window_empty)
+            pdx_reasm_discard(c->flows[i].reasm); /* no stream files for an empty window */
+        else if (c->flows[i].reasm != NULL && pdx_reasm_close(c->flows[i].reasm, err) < 0 &&
+                 status == PDX_EXIT_OK) {
             pdx_cli_error("--payload %s: %s", c->payload, err);
             status = PDX_EXIT_OUTPUT;
         }
@@ -814,7 +853,7 @@ int pdx_cmd_carve(int argc, char **argv)
         }
     }
     if ((out != NULL && *out == 0) || (split != NULL && *split == 0)) {
-        pdx_cli_error("%s: an empty path", out != NULL ? "-o" : "--split");
+        pdx_cli_error("%s: an empty path", out != NULL && *out == 0 ? "-o" : "--split");
         return PDX_EXIT_USAGE;
     }
     if (split != NULL && out != NULL) {
@@ -867,7 +906,7 @@ int pdx_cmd_carve(int argc, char **argv)
         if (status == PDX_EXIT_OK && files == 0)
             status = PDX_EXIT_NOMATCH;
     }
-    if (status == PDX_EXIT_NOMATCH && c.n_flows > 0 && !c.quiet)
+    if (status == PDX_EXIT_NOMATCH && c.windows_empty > 0 && !c.quiet)
         pdx_cli_note("%zu flows match, but none has a packet between --since and --until; nothing "
                      "written", c.n_flows);
     sqlite3_exec(pdx_index_db(c.ix), "COMMIT", NULL, NULL, NULL);

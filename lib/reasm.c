@@ -820,6 +820,19 @@ int pdx_reasm_finish(pdx_reasm *r, char *errbuf)
     return rc;
 }
 
+void pdx_reasm_discard(pdx_reasm *r)
+{
+    if (r == NULL)
+        return;
+    for (int k = 0; k < 2; k++)
+        if (r->d[k].path != NULL)
+            unlink(r->d[k].path);
+    free_dir(&r->d[0]);
+    free_dir(&r->d[1]);
+    free(r->json_path);
+    free(r);
+}
+
 int pdx_reasm_close(pdx_reasm *r, char *errbuf)
 {
     int rc = 0;

@@ -349,6 +349,16 @@ has carve_window_in_silence_note "$T/err" "1 flows match, but none has a packet 
 [ ! -e "$T/silence.pcap" ] && ok carve_window_in_silence_no_file || bad carve_window_in_silence_no_file "written"
 expect carve_window_in_silence_split 1 "$PDX" carve --db "$T/slow.db" --filter "id $SLOW" --since "$1" --until "$2" --split "$T/silence"
 same carve_window_in_silence_split_no_file "$(ls "$T/silence" | wc -l | tr -d ' ')" 0
+"$PDX" carve -q --db "$T/slow.db" --filter "id $SLOW" --since "$1" --until "$2" -o - >"$T/silence.out" 2>/dev/null
+same carve_window_in_silence_stdout "$?:$(wc -c <"$T/silence.out" | tr -d ' ')" "1:0"
+ln -s "$T/silence-target.pcap" "$T/silence-link.pcap"
+expect carve_window_in_silence_dangling 1 "$PDX" carve --db "$T/slow.db" --filter "id $SLOW" --since "$1" --until "$2" -o "$T/silence-link.pcap"
+[ ! -e "$T/silence-target.pcap" ] && ok carve_window_in_silence_dangling_no_file || bad carve_window_in_silence_dangling_no_file "created"
+expect carve_window_in_silence_payload 1 "$PDX" carve --db "$T/slow.db" --filter "id $SLOW" --since "$1" --until "$2" --payload "$T/silence-pl"
+same carve_window_in_silence_payload_no_files "$(ls "$T/silence-pl" | wc -l | tr -d ' ')" 0
+# No window: a flow ID that is no flow is exit 1 without the window's note.
+expect carve_unknown_id_no_window_note 1 "$PDX" carve --db "$T/slow.db" "$SLOW" 99999999 -o "$T/none2.pcap"
+hasnt carve_unknown_id_no_window_note_msg "$T/err" "between --since and --until"
 A1=$(awk -v t="$1" 'BEGIN { printf "%.6f", t - 1 }') B1=$(awk -v t="$2" 'BEGIN { printf "%.6f", t + 1 }')
 expect carve_window_around_silence 0 "$PDX" carve --db "$T/slow.db" --filter "id $SLOW" --since "$A1" --until "$B1" -o "$T/around.pcap"
 same carve_window_around_silence_packets "$(tshark -n -r "$T/around.pcap" 2>/dev/null | wc -l | tr -d ' ')" \

@@ -33,7 +33,7 @@ enum {
     T_PORT,      /* a (= b) */
     T_PORTRANGE, /* a..b */
     T_PROTO,     /* a */
-    T_ETHERTYPE, /* a: ip, ip6 */
+    T_ETHERTYPE, /* a: ip, ip6, arp, ether proto N */
     T_VLAN,      /* a */
     T_VLAN_ANY,  /* tagged at all */
     T_PACKETS,   /* op a */

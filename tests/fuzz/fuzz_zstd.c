@@ -128,8 +128,21 @@ static int zstd_run(const uint8_t *data, size_t size, uint8_t *buf, size_t cap, 
     FUZZ_CHECK(!ZSTD_isError(ZSTD_DCtx_reset(d, ZSTD_reset_session_only)));
     for (;;) {
         if (in.pos == in.size) {
+            /* The input is used up, but the decoder may still hold output
+             * of the blocks it took (it gets REF_STEP bytes of room a
+             * call): hand all of that out first. */
+            size_t before;
+            while (hint != 0 && !ZSTD_isError(hint) && out.pos < REF_CAP) {
+                before = out.pos;
+                out.size = one_pass ? cap : PDX_MIN(out.pos + REF_STEP, cap);
+                hint = ZSTD_decompressStream(d, &out, &in);
+                if (out.pos == before)
+                    break;
+            }
+            if (out.pos >= REF_CAP)
+                state = REF_UNSURE;
             /* The end: clean when the last frame was complete and flushed. */
-            if (hint != 0 || size == 0)
+            else if (ZSTD_isError(hint) || hint != 0 || size == 0)
                 state = REF_ERR;
             break;
         }

@@ -460,6 +460,13 @@ static int feed_payload(carver *c, cstream *s)
     return PDX_EXIT_OK;
 }
 
+/* 1 when st is the file behind descriptor fd. */
+static int same_file(const struct stat *st, int fd)
+{
+    struct stat fst;
+    return fstat(fd, &fst) == 0 && fst.st_dev == st->st_dev && fst.st_ino == st->st_ino;
+}
+
 /* Opens the output for its first packet: a path written in place only now
  * (nothing is created there before), then the file header. */
 static int start_output(FILE **fp, pdx_writer **w, const char *path, int direct, int to_stdout,
@@ -508,6 +515,7 @@ static int write_out(carver *c, const char *path)
     }
     int to_stdout = path != NULL && strcmp(path, "-") == 0;
     int direct = 0; /* written in place: not a regular file, renaming over it would replace it */
+    int fifo = 0;
     uint64_t written = 0;
     pdx_writer *w = NULL;
     int status = PDX_EXIT_OK;
@@ -524,15 +532,16 @@ static int write_out(carver *c, const char *path)
         struct stat st, lst;
         int have = stat(path, &st) == 0;
         int link = lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode);
+        fifo = have && S_ISFIFO(st.st_mode);
         if (have && S_ISDIR(st.st_mode)) {
             pdx_cli_error("%s: %s", path, strerror(EISDIR));
             return PDX_EXIT_OUTPUT;
         }
         if (!have || !S_ISREG(st.st_mode))
             direct = have || link;
-        else if (link && (strncmp(path, "/dev/", 5) == 0 || strncmp(path, "/proc/", 6) == 0 ||
+        else if (link && (same_file(&st, STDOUT_FILENO) || same_file(&st, STDERR_FILENO) ||
                           (real = realpath(path, NULL)) == NULL))
-            direct = 1;
+            direct = 1; /* /dev/stdout, /dev/fd/1: the file our output already goes to */
         else if (link)
             final = real;
         if (!direct) {
@@ -608,6 +617,10 @@ static int write_out(carver *c, const char *path)
         c->window_empty = 1;
         c->windows_empty++;
         status = PDX_EXIT_NOMATCH;
+        /* A reader of a FIFO waits for a writer: open it, so that it sees
+         * the end, with nothing in it. */
+        if (direct && fifo && (fp = fopen(path, "wb")) == NULL)
+            pdx_cli_error("%s: %s", path, strerror(errno));
     } else if (path != NULL && w == NULL &&
                (status = start_output(&fp, &w, path, direct, to_stdout, format, linktype, nsec,
                                       snaplen)) != PDX_EXIT_OK) {
@@ -658,6 +671,7 @@ static int carve_range(carver *c, size_t from, size_t to, const char *path)
     char err[PDX_ERRBUF_SIZE];
     c->from = from;
     c->to = to;
+    c->window_empty = 0;
     int status = prepare(c, from, to);
     for (size_t i = from; i < to && status == PDX_EXIT_OK && c->payload; i++)
         if (pdx_reasm_open(&c->flows[i].reasm, c->payload, c->flows[i].id, c->flows[i].proto,
@@ -793,7 +807,7 @@ int pdx_cmd_carve(int argc, char **argv)
 
     memset(&c, 0, sizeof(c));
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
+    while ((opt = pdx_cli_getopt(argc, argv, "o:qh", opts)) != -1) {
         switch (opt) {
         case 'd': db_opt = optarg; break;
         case 'o': out = optarg; break;
@@ -885,6 +899,7 @@ int pdx_cmd_carve(int argc, char **argv)
         status = PDX_EXIT_NOMATCH;
     }
     size_t files = 0;
+    int partial_missing = 0;
     if (status == PDX_EXIT_OK && split == NULL) {
         status = carve_range(&c, 0, c.n_flows, out);
     } else if (status == PDX_EXIT_OK) {
@@ -897,14 +912,18 @@ int pdx_cmd_carve(int argc, char **argv)
             char path[4096];
             snprintf(path, sizeof(path), "%s/%" PRId64, split, c.flows[i].id);
             int r = carve_range(&c, i, i + 1, path);
-            if (r == PDX_EXIT_CHANGED && c.partial)
+            if (r == PDX_EXIT_CHANGED && c.partial) {
                 c.missing = 0;
+                partial_missing = 1; /* the exit says so once every flow is written */
+            }
             else if (r != PDX_EXIT_OK && r != PDX_EXIT_NOMATCH)
                 status = r;
             files += r != PDX_EXIT_NOMATCH;
         }
         if (status == PDX_EXIT_OK && files == 0)
             status = PDX_EXIT_NOMATCH;
+        if ((status == PDX_EXIT_OK || status == PDX_EXIT_NOMATCH) && partial_missing)
+            status = PDX_EXIT_CHANGED;
     }
     if (status == PDX_EXIT_NOMATCH && c.windows_empty > 0 && !c.quiet)
         pdx_cli_note("%zu flows match, but none has a packet between --since and --until; nothing "
@@ -936,7 +955,7 @@ int pdx_cmd_verify(int argc, char **argv)
     int opt, quiet = 0;
     char err[PDX_ERRBUF_SIZE];
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
+    while ((opt = pdx_cli_getopt(argc, argv, "qh", opts)) != -1) {
         switch (opt) {
         case 'd': db_opt = optarg; break;
         case 'q': quiet = 1; break;

@@ -109,7 +109,7 @@ int pdx_cmd_packets(int argc, char **argv)
     pdx_index *ix = NULL;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = pdx_cli_getopt(argc, argv, "h", opts)) != -1) {
         switch (c) {
         case 'd': db_opt = optarg; break;
         case 'a': all = 1; break;

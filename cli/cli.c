@@ -95,12 +95,22 @@ void pdx_cli_note(const char *fmt, ...)
     va_end(ap);
 }
 
+static int call_optind = 1; /* optind when pdx_cli_getopt last called getopt_long */
+
+int pdx_cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts)
+{
+    call_optind = optind;
+    return getopt_long(argc, argv, shortopts, longopts, NULL);
+}
+
 void pdx_cli_bad_option(char **argv, const char *shortopts, const struct option *longopts)
 {
-    const char *arg = optind > 0 ? argv[optind - 1] : NULL;
+    /* optind stays on a cluster of short options ("-qZ") until its last
+     * one: an error inside it is about a short option, whatever came before. */
+    const char *arg = optind > 0 && optind != call_optind ? argv[optind - 1] : NULL;
     /* A long option, or its unique abbreviation (getopt_long takes those):
      * optopt is 0 when getopt_long found no such option, else its val. */
-    if (arg != NULL && strncmp(arg, "--", 2) == 0 && arg[2] != '\0') {
+    if (arg != NULL && strncmp(arg, "--", 2) == 0 && arg[2] != '\0' && arg[2] != '=') {
         const char *name = arg + 2, *eq = strchr(name, '=');
         size_t len = eq ? (size_t)(eq - name) : strlen(name);
         const struct option *hit = NULL;

@@ -34,6 +34,8 @@ void pdx_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * option that is unknown, lacks its argument or has one it does not take. */
 struct option;
 void pdx_cli_bad_option(char **argv, const char *shortopts, const struct option *longopts);
+/* getopt_long, noting where it started for pdx_cli_bad_option. */
+int pdx_cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts);
 void pdx_cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void pdx_cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -196,7 +196,7 @@ int pdx_cmd_compress(int argc, char **argv)
     size_t frame = 1u << 20;
     char err[PDX_ERRBUF_SIZE];
     optind = 1;
-    while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
+    while ((c = pdx_cli_getopt(argc, argv, "qh", opts)) != -1) {
         switch (c) {
         case 'd': db_opt = optarg; break;
         case 'l': {

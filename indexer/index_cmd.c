@@ -1054,7 +1054,7 @@ int pdx_cmd_index(int argc, char **argv)
     memset(&x, 0, sizeof(x));
     pdx_flow_cfg_default(&x.cfg);
     optind = 1;
-    while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
+    while ((c = pdx_cli_getopt(argc, argv, "qh", opts)) != -1) {
         switch (c) {
         case 'd': db_opt = optarg; break;
         case 'x':

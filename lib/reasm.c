@@ -827,6 +827,8 @@ void pdx_reasm_discard(pdx_reasm *r)
     for (int k = 0; k < 2; k++)
         if (r->d[k].path != NULL)
             unlink(r->d[k].path);
+    if (r->json_path != NULL)
+        unlink(r->json_path); /* an earlier run's, which would describe streams now gone */
     free_dir(&r->d[0]);
     free_dir(&r->d[1]);
     free(r->json_path);

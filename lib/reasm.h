@@ -130,8 +130,9 @@ const pdx_reasm_stats *pdx_reasm_get_stats(const pdx_reasm *r, int dir);
  */
 int pdx_reasm_close(pdx_reasm *r, char *errbuf);
 
-/* Frees r without finishing it and removes its stream files (a flow that
- * turned out to have nothing to reassemble).  NULL ok. */
+/* Frees r without finishing it and removes its files, the stream files it
+ * created and any DIR/<id>.json of an earlier run (a flow that turned out to
+ * have nothing to reassemble).  NULL ok. */
 void pdx_reasm_discard(pdx_reasm *r);
 
 #endif

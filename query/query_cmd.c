@@ -1351,7 +1351,7 @@ static int parse_options(options *o, int argc, char **argv)
     o->top_kind = -1;
     o->mode = MODE_LIST;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = pdx_cli_getopt(argc, argv, "h", opts)) != -1) {
         switch (c) {
         case O_DB: o->db_opt = optarg; break;
         case O_SINCE: o->since_arg = optarg; break;

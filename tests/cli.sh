@@ -45,6 +45,9 @@ expect query_ambiguous 2 "$PDX" query --s
 has query_ambiguous_msg "$T/err" "^pcapdex query: error: ambiguous option '--s'$"
 expect index_unknown_long_value 2 "$PDX" index --bogus=1 "$T/one.pcap"
 has index_unknown_long_value_msg "$T/err" "^pcapdex index: error: unknown option '--bogus'$"
+# A bad short option inside a cluster is that option, not the argument before.
+expect carve_cluster_after_long 2 "$PDX" carve --partial -pq 1
+has carve_cluster_after_long_msg "$T/err" "^pcapdex carve: error: unknown option '-p'$"
 expect index_bad_exclude 2 "$PDX" index --db "$T/u.db" --exclude 10.0.0.0/33 "$T/one.pcap"
 has index_bad_exclude_msg "$T/err" "exclude.*10.0.0.0/33"
 expect index_bad_filter 2 "$PDX" index --db "$T/u.db" --filter "tcp and and" "$T/one.pcap"
@@ -356,6 +359,16 @@ expect carve_window_in_silence_dangling 1 "$PDX" carve --db "$T/slow.db" --filte
 [ ! -e "$T/silence-target.pcap" ] && ok carve_window_in_silence_dangling_no_file || bad carve_window_in_silence_dangling_no_file "created"
 expect carve_window_in_silence_payload 1 "$PDX" carve --db "$T/slow.db" --filter "id $SLOW" --since "$1" --until "$2" --payload "$T/silence-pl"
 same carve_window_in_silence_payload_no_files "$(ls "$T/silence-pl" | wc -l | tr -d ' ')" 0
+# ... nor an earlier run's files for that flow, which would describe streams now gone
+"$PDX" carve -q --db "$T/slow.db" "$SLOW" --payload "$T/silence-pl2" -o /dev/null
+"$PDX" carve -q --db "$T/slow.db" --filter "id $SLOW" --since "$1" --until "$2" --payload "$T/silence-pl2" 2>/dev/null
+same carve_window_in_silence_payload_no_stale "$(ls "$T/silence-pl2" | wc -l | tr -d ' ')" 0
+# A FIFO's reader gets the end (no bytes) instead of waiting for ever.
+mkfifo "$T/silence-fifo"
+timeout 60 cat "$T/silence-fifo" >"$T/silence-fifo.out" &
+expect carve_window_in_silence_fifo 1 "$PDX" carve --db "$T/slow.db" --filter "id $SLOW" --since "$1" --until "$2" -o "$T/silence-fifo"
+wait $!
+same carve_window_in_silence_fifo_reader_ends "$?:$(wc -c <"$T/silence-fifo.out" | tr -d ' ')" "0:0"
 # No window: a flow ID that is no flow is exit 1 without the window's note.
 expect carve_unknown_id_no_window_note 1 "$PDX" carve --db "$T/slow.db" "$SLOW" 99999999 -o "$T/none2.pcap"
 hasnt carve_unknown_id_no_window_note_msg "$T/err" "between --since and --until"
@@ -377,6 +390,9 @@ expect carve_partial 6 "$PDX" carve --db "$T/arch.db" "$BIG" --partial -o "$T/pa
 PN=$(tcpdump -nn -r "$T/part.pcap" 2>/dev/null | wc -l)
 AN=$(tcpdump -nn -r "$T/big-rot.pcap" 2>/dev/null | wc -l)
 [ "$PN" -gt 0 ] && [ "$PN" -lt "$AN" ] && ok carve_partial_carves_the_rest || bad carve_partial_carves_the_rest "$PN of $AN"
+# --split too: every flow is written from what is there, and the exit still says 6.
+expect carve_partial_split 6 "$PDX" carve --db "$T/arch.db" --filter "id $BIG" --partial --split "$T/partsplit"
+[ -s "$T/partsplit/$BIG.pcap" ] && ok carve_partial_split_written || bad carve_partial_split_written "$(ls "$T/partsplit")"
 expect verify_missing 6 "$PDX" verify --db "$T/arch.db"
 has verify_names_missing "$T/out" "$(basename "$VICTIM"): missing"
 # a path with a newline in it is still one line, escaped as messages are

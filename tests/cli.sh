@@ -19,35 +19,30 @@ expect no_args 2 "$PDX"
 expect unknown_command 2 "$PDX" frobnicate
 expect help 0 "$PDX" --help
 expect index_no_capture 2 "$PDX" index --db "$T/u.db"
-expect index_bad_option 2 "$PDX" index --bogus "$T/one.pcap"
-has index_bad_option_msg "$T/err" "^pcapdex index: error: unknown option '--bogus'$"
-# Every command names what is wrong with an option, on one line of its own.
-for c in "index -Z" "query -Z" "carve -Z" "packets -Z" "verify -Z" "compress -Z"; do
-    set -- $c
-    expect "bad_short_option[$1]" 2 "$PDX" $c
-    has "bad_short_option_msg[$1]" "$T/err" "^pcapdex $1: error: unknown option '-Z'$"
+# bad_option NAME MESSAGE CMD ARGS...: exit 2 and that one line, in CMD's voice.
+bad_option() {
+    _n=$1 _m=$2
+    shift 2
+    expect "$_n" 2 "$PDX" "$@"
+    has "${_n}_msg" "$T/err" "^pcapdex $1: error: $_m\$"
+}
+bad_option index_bad_option "unknown option '--bogus'" index --bogus "$T/one.pcap"
+# Every command names what is wrong with an option.
+for c in index query carve packets verify compress; do
+    bad_option "bad_short_option[$c]" "unknown option '-Z'" $c -Z
 done
-expect carve_option_needs_argument 2 "$PDX" carve 1 -o
-has carve_option_needs_argument_msg "$T/err" "^pcapdex carve: error: option '-o' needs an argument$"
-expect query_long_needs_argument 2 "$PDX" query --db
-has query_long_needs_argument_msg "$T/err" "^pcapdex query: error: option '--db' needs an argument$"
-expect verify_long_no_argument 2 "$PDX" verify --quiet=yes
-has verify_long_no_argument_msg "$T/err" "^pcapdex verify: error: option '--quiet' takes no argument$"
+bad_option carve_option_needs_argument "option '-o' needs an argument" carve 1 -o
+bad_option query_long_needs_argument "option '--db' needs an argument" query --db
+bad_option verify_long_no_argument "option '--quiet' takes no argument" verify --quiet=yes
 # Abbreviations getopt_long takes: the option is named in full (query's long
 # options have values past 255: no short option is made of them).
-expect query_abbrev_needs_argument 2 "$PDX" query --d
-has query_abbrev_needs_argument_msg "$T/err" "^pcapdex query: error: option '--db' needs an argument$"
-expect query_abbrev_long_value 2 "$PDX" query --tim
-has query_abbrev_long_value_msg "$T/err" "^pcapdex query: error: option '--timeseries' needs an argument$"
-expect verify_abbrev_no_argument 2 "$PDX" verify --qui=yes
-has verify_abbrev_no_argument_msg "$T/err" "^pcapdex verify: error: option '--quiet' takes no argument$"
-expect query_ambiguous 2 "$PDX" query --s
-has query_ambiguous_msg "$T/err" "^pcapdex query: error: ambiguous option '--s'$"
-expect index_unknown_long_value 2 "$PDX" index --bogus=1 "$T/one.pcap"
-has index_unknown_long_value_msg "$T/err" "^pcapdex index: error: unknown option '--bogus'$"
+bad_option query_abbrev_needs_argument "option '--db' needs an argument" query --d
+bad_option query_abbrev_long_value "option '--timeseries' needs an argument" query --tim
+bad_option verify_abbrev_no_argument "option '--quiet' takes no argument" verify --qui=yes
+bad_option query_ambiguous "ambiguous option '--s'" query --s
+bad_option index_unknown_long_value "unknown option '--bogus'" index --bogus=1 "$T/one.pcap"
 # A bad short option inside a cluster is that option, not the argument before.
-expect carve_cluster_after_long 2 "$PDX" carve --partial -pq 1
-has carve_cluster_after_long_msg "$T/err" "^pcapdex carve: error: unknown option '-p'$"
+bad_option carve_cluster_after_long "unknown option '-p'" carve --partial -pq 1
 expect index_bad_exclude 2 "$PDX" index --db "$T/u.db" --exclude 10.0.0.0/33 "$T/one.pcap"
 has index_bad_exclude_msg "$T/err" "exclude.*10.0.0.0/33"
 expect index_bad_filter 2 "$PDX" index --db "$T/u.db" --filter "tcp and and" "$T/one.pcap"

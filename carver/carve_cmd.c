@@ -960,10 +960,11 @@ int pdx_cmd_verify(int argc, char **argv)
         case 'd': db_opt = optarg; break;
         case 'q': quiet = 1; break;
         case 'h':
-            printf("usage: pcapdex verify [--db FILE] [-q]\n\nChecks that every indexed capture is "
-                   "still present and unchanged (size, mtime,\nfingerprint); names those that are "
-                   "not.  Then checks that the rollups hold the\nflows' sums.  Exit: 0 all present, "
-                   "6 some missing or changed, 3 database\nerror or rollups that disagree with the "
+            printf("usage: pcapdex verify [--db FILE] [-q]\n\nChecks the index's pages and B-trees "
+                   "(SQLite's quick_check), then that every\nindexed capture is still present and "
+                   "unchanged (size, mtime, fingerprint);\nnames those that are not.  Then checks "
+                   "that the rollups hold the flows' sums.\nExit: 0 all present, 6 some missing or "
+                   "changed, 3 a damaged index, a database\nerror or rollups that disagree with the "
                    "flows.\n");
             return pdx_cli_close_stdout();
         default: pdx_cli_bad_option(argv, "qh", opts); return PDX_EXIT_USAGE;
@@ -982,6 +983,29 @@ int pdx_cmd_verify(int argc, char **argv)
     sqlite3_stmt *st = NULL;
     int status = PDX_EXIT_OK;
     uint64_t ok = 0, bad = 0;
+    /* First the database itself: SQLite's check of every page and B-tree
+     * (not of what the rows say; the commands check that as they read). */
+    if (sqlite3_prepare_v2(pdx_index_db(ix), "PRAGMA quick_check(1)", -1, &st, NULL) != SQLITE_OK) {
+        pdx_cli_error("%s: %s", db, sqlite3_errmsg(pdx_index_db(ix)));
+        pdx_index_close(ix);
+        return PDX_EXIT_DB;
+    }
+    int qc = sqlite3_step(st);
+    const char *what = qc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+    if (qc != SQLITE_ROW || what == NULL || strcmp(what, "ok") != 0) {
+        static const char pfx[] = "*** in database main ***\n";
+        if (what != NULL && strncmp(what, pfx, sizeof(pfx) - 1) == 0)
+            what += sizeof(pfx) - 1;
+        pdx_cli_error("%s: the index is damaged: %s", db,
+                      what != NULL ? what : sqlite3_errmsg(pdx_index_db(ix)));
+        sqlite3_finalize(st);
+        pdx_index_close(ix);
+        return PDX_EXIT_DB;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (!quiet)
+        pdx_cli_note("the database's pages and B-trees are sound");
     if (sqlite3_prepare_v2(pdx_index_db(ix), "SELECT id FROM captures ORDER BY id", -1, &st, NULL) !=
         SQLITE_OK) {
         pdx_cli_error("%s: %s", db, sqlite3_errmsg(pdx_index_db(ix)));

@@ -376,6 +376,22 @@ mkdir -p "$T/arch"
 for f in $ROT; do cp "$f" "$T/arch/"; done
 "$PDX" index -q --db "$T/arch.db" "$T/arch"
 expect verify_clean 0 "$PDX" verify --db "$T/arch.db"
+has verify_clean_pages "$T/err" "pages and B-trees are sound"
+# A damaged page of the index (the interfaces table's root): exit 3, one line.
+cp "$T/arch.db" "$T/pagebad.db"
+python3 - "$T/pagebad.db" <<'PYEOF'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+root = c.execute("SELECT rootpage FROM sqlite_master WHERE name = 'interfaces'").fetchone()[0]
+size = c.execute("PRAGMA page_size").fetchone()[0]
+c.close()
+with open(sys.argv[1], "r+b") as f:
+    f.seek((root - 1) * size)
+    f.write(b"\x0d\xff\xff\xff" * 8)
+PYEOF
+expect verify_damaged_page 3 "$PDX" verify --db "$T/pagebad.db"
+has verify_damaged_page_msg "$T/err" "^pcapdex verify: error: .*pagebad.db: the index is damaged: Page [0-9]+"
+same verify_damaged_page_one_line "$(wc -l <"$T/err" | tr -d ' ')" 1
 VICTIM=$(q "$T/arch.db" "SELECT c.path FROM packets p JOIN captures c ON c.id = p.capture_id WHERE p.flow_id = $BIG ORDER BY c.id DESC LIMIT 1")
 mv "$VICTIM" "$VICTIM.moved"
 expect carve_missing_capture 6 "$PDX" carve --db "$T/arch.db" "$BIG" -o "$T/miss.pcap"

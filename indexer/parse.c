@@ -12,9 +12,11 @@
 
 #include <pcap/pcap.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cursor.h"
 #include "dynlib.h"
 #include "zsource.h"
 
@@ -33,6 +35,7 @@ struct parse_job {
     pdx_capinfo header;
     bpf_entry *bpf;
     size_t n_bpf;
+    uint8_t *bpf_buf; /* a loopback packet with its family rewritten (loopback_for_bpf) */
     parse_result res;
     int ended;       /* the reader is done (end of file or damage) */
     parse_chunk *chunks[PARSE_QUEUE]; /* [0] from the open, the rest from the start */
@@ -58,6 +61,7 @@ static void job_free(parse_job *j)
         if (j->bpf[i].ok)
             pdx_pcap_fns_get(NULL)->freecode(&j->bpf[i].prog);
     free(j->bpf);
+    free(j->bpf_buf);
     for (size_t i = 0; i < j->n_chunks; i++)
         free(j->chunks[i]);
     pdx_capture_close(j->cap);
@@ -114,6 +118,47 @@ static int linktype_to_dlt(uint32_t lt)
     return lt == 101 ? DLT_RAW : (int)lt;
 }
 
+/* AF_INET6 as BSD loopback headers carry it: NetBSD/OpenBSD, FreeBSD, macOS,
+ * and Linux's. */
+static int loopback_inet6(uint32_t af)
+{
+    return af == 24 || af == 28 || af == 30 || af == 10;
+}
+
+/*
+ * A DLT_NULL packet starts with its address family in the byte order of the
+ * machine that captured it, and with that system's AF_INET6; DLT_LOOP's is in
+ * network order.  A filter compiled without a file (pcap_open_dead) tests
+ * this machine's order and AF_INET6, so IPv6 from a Mac, or anything from a
+ * machine of the other byte order, would never match.  libpcap, reading a
+ * file itself, tests the BSD values and swaps; here the packet goes to the
+ * filter with its family rewritten for this machine instead.
+ */
+static const uint8_t *loopback_for_bpf(parse_job *j, const pdx_record *rec)
+{
+    if ((rec->linktype != 0 && rec->linktype != 108) || rec->caplen < 4)
+        return rec->data;
+    uint32_t le = pdx_load_le32(rec->data), be = pdx_load_be32(rec->data), af;
+    if (le == 2 || be == 2)
+        af = AF_INET;
+    else if (loopback_inet6(le) || loopback_inet6(be))
+        af = AF_INET6;
+    else
+        return rec->data;
+    if (j->bpf_buf == NULL && (j->bpf_buf = malloc(PDX_MAX_CAPLEN)) == NULL)
+        return rec->data;
+    memcpy(j->bpf_buf, rec->data, rec->caplen);
+    if (rec->linktype == 108) {
+        j->bpf_buf[0] = (uint8_t)(af >> 24);
+        j->bpf_buf[1] = (uint8_t)(af >> 16);
+        j->bpf_buf[2] = (uint8_t)(af >> 8);
+        j->bpf_buf[3] = (uint8_t)af;
+    } else {
+        memcpy(j->bpf_buf, &af, 4);
+    }
+    return j->bpf_buf;
+}
+
 /* 1 keep, 0 drop. */
 static int bpf_keep(parse_job *j, const pdx_record *rec)
 {
@@ -145,7 +190,7 @@ static int bpf_keep(parse_job *j, const pdx_record *rec)
     memset(&h, 0, sizeof(h));
     h.caplen = rec->caplen;
     h.len = rec->origlen;
-    return pc->offline_filter(&e->prog, &h, rec->data) != 0;
+    return pc->offline_filter(&e->prog, &h, loopback_for_bpf(j, rec)) != 0;
 }
 
 static int in_range(const uint8_t *a, const uint8_t *lo, const uint8_t *hi)

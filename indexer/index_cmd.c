@@ -1074,6 +1074,11 @@ int pdx_cmd_index(int argc, char **argv)
                 pdx_cli_error("--idle-timeout: '%s' is not a number of seconds", optarg);
                 return PDX_EXIT_USAGE;
             }
+            if (x.cfg.idle_timeout_ns == 0) {
+                pdx_cli_error("--idle-timeout: '%s': every packet would start a flow of its own; "
+                              "give more than 0 seconds", optarg);
+                return PDX_EXIT_USAGE;
+            }
             break;
         case 'c':
             if (pdx_cli_parse_seconds(optarg, &x.cfg.closing_timeout_ns) < 0) {

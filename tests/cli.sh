@@ -48,6 +48,8 @@ has index_bad_exclude_msg "$T/err" "exclude.*10.0.0.0/33"
 expect index_bad_filter 2 "$PDX" index --db "$T/u.db" --filter "tcp and and" "$T/one.pcap"
 has index_bad_filter_msg "$T/err" "filter"
 expect index_bad_timeout 2 "$PDX" index --db "$T/u.db" --idle-timeout abc "$T/one.pcap"
+expect index_zero_idle_timeout 2 "$PDX" index --db "$T/u.db" --idle-timeout 0 "$T/one.pcap"
+has index_zero_idle_timeout_msg "$T/err" "idle-timeout: '0': every packet would start a flow of its own"
 for v in 512K 0 12Q -1M 2048G M; do
     expect "index_bad_cache[$v]" 2 "$PDX" index --db "$T/u.db" --cache "$v" "$T/one.pcap"
 done

@@ -192,7 +192,7 @@ rc=$?
 # passed over there).
 mkdir -p "$T/cut" "$T/cutdir"
 gzip -c "$T/plain/r000.pcap" >"$T/cut/whole.gz"
-zstd -q -19 -c "$T/plain/r000.pcap" >"$T/cut/whole.zst"
+zstd -q -c "$T/plain/r000.pcap" >"$T/cut/whole.zst"
 for k in gz zst; do
     whole=$(wc -c <"$T/cut/whole.$k")
     head -c $((whole * 2 / 3)) "$T/cut/whole.$k" >"$T/cut/r.pcap.$k"

@@ -177,7 +177,7 @@ while off + 16 <= len(d):
 open(sys.argv[2], "wb").write(out)
 PYEOF
 for e in le be; do
-    for f in ip6 ip "udp port 53" "ip6 and tcp"; do
+    for f in ip6 "ip and udp port 53"; do
         rm -f "$T/lo.db"
         "$PDX" index -q --db "$T/lo.db" --filter "$f" "$T/lo-$e.pcap"
         same "filter_loopback_$e[$f]" "$(q "$T/lo.db" "SELECT coalesce(sum(src_packets + dst_packets), 0) FROM flows")" \

@@ -177,11 +177,12 @@ while off + 16 <= len(d):
 open(sys.argv[2], "wb").write(out)
 PYEOF
 for e in le be; do
-    for f in ip6 "ip and udp port 53"; do
+    for f in ip6 "ip and udp"; do
         rm -f "$T/lo.db"
         "$PDX" index -q --db "$T/lo.db" --filter "$f" "$T/lo-$e.pcap"
-        same "filter_loopback_$e[$f]" "$(q "$T/lo.db" "SELECT coalesce(sum(src_packets + dst_packets), 0) FROM flows")" \
-            "$(tcpdump -nr "$T/lo-$e.pcap" "$f" 2>/dev/null | wc -l | tr -d ' ')"
+        want=$(tcpdump -nr "$T/lo-$e.pcap" "$f" 2>/dev/null | wc -l | tr -d ' ')
+        [ "$want" -gt 0 ] || bad "filter_loopback_$e[$f]_fixture" "tcpdump keeps no packet"
+        same "filter_loopback_$e[$f]" "$(q "$T/lo.db" "SELECT coalesce(sum(src_packets + dst_packets), 0) FROM flows")" "$want"
     done
 done
 # a filter that does not compile for a capture's link type (147, USER0):

@@ -19,15 +19,20 @@
 
 typedef struct lister {
     sqlite3 *db;
+    int version;       /* the index's schema version */
     int cached;        /* path holds capture cached_id's path */
+    int cached_replaced; /* that capture was overwritten (index --ring) */
     int64_t cached_id;
+    uint64_t not_listed; /* packets of overwritten captures, left out */
     pdx_strbuf path;   /* escaped for its TSV field (pdx_cli_escape) */
     char err[PDX_ERRBUF_SIZE]; /* why print_segment failed */
 } lister;
 
 /* Prints a segment's packets with its capture's path, looked up and
  * escaped once per capture, so that a tab, newline or backslash in it keeps
- * the line three fields.  A segment of a capture the index does not hold, or
+ * the line three fields.  The packets of a capture overwritten since (index
+ * --ring) are counted, not printed: the file at that path holds other
+ * records now.  A segment of a capture the index does not hold, or
  * whose path is not absolute text, means a damaged index: PDX_EDB, with
  * l->err saying which. */
 static int print_segment(void *ctx, const pdx_segment *s)
@@ -37,14 +42,23 @@ static int print_segment(void *ctx, const pdx_segment *s)
         sqlite3_stmt *st = NULL;
         const char *path = NULL;
         char row[48];
-        if (sqlite3_prepare_v2(l->db, "SELECT path FROM captures WHERE id=?1", -1, &st, NULL) !=
-            SQLITE_OK)
+        const char *sql = l->version >= 5 ? "SELECT path, replaced_ns FROM captures WHERE id=?1"
+                                          : "SELECT path, NULL FROM captures WHERE id=?1";
+        if (sqlite3_prepare_v2(l->db, sql, -1, &st, NULL) != SQLITE_OK)
             return pdx_errf(l->err, PDX_EDB, "%s", sqlite3_errmsg(l->db));
         sqlite3_bind_int64(st, 1, s->capture_id);
         snprintf(row, sizeof(row), "capture %" PRId64, s->capture_id);
         int rc = sqlite3_step(st);
         if (rc == SQLITE_ROW) {
+            int64_t when;
             rc = pdx_capfile_col_path(st, 0, PATH_BYTES, &path, row, l->err);
+            if (rc == PDX_OK) {
+                /* 1: NULL, not replaced */
+                int r = pdx_index_col_int(st, 1, INT64_MIN, INT64_MAX, 1, &when, row, l->err);
+                l->cached_replaced = r == PDX_OK;
+                if (r < 0)
+                    rc = r;
+            }
         } else if (rc == SQLITE_DONE) {
             rc = pdx_errf(l->err, PDX_EDB, "flow %" PRId64 ": capture %" PRId64 " is not in the index",
                           s->flow_id, s->capture_id);
@@ -62,6 +76,10 @@ static int print_segment(void *ctx, const pdx_segment *s)
             return rc;
         l->cached = 1;
         l->cached_id = s->capture_id;
+    }
+    if (l->cached_replaced) {
+        l->not_listed += s->count;
+        return PDX_OK;
     }
     for (uint64_t i = 0; i < s->count; i++)
         if (printf("%" PRId64 "\t%s\t%" PRIu64 "\n", s->flow_id, l->path.p, s->offsets[i]) < 0 &&
@@ -91,8 +109,11 @@ static void usage(FILE *out)
                  "packet's record in that capture, tab-separated, in flow, capture and file order.\n"
                  "A tab, newline or backslash in a path is written \\t, \\n or \\\\.\n"
                  "\n"
+                 "The packets of captures overwritten in a capture ring (index --ring) are left\n"
+                 "out: their files hold other packets now.\n"
+                 "\n"
                  "Exit: 0 printed, 1 an ID is no flow (nothing printed), 2 usage, 3 database error,\n"
-                 "7 writing the output failed.\n");
+                 "6 packets of overwritten captures left out, 7 writing the output failed.\n");
 }
 
 int pdx_cmd_packets(int argc, char **argv)
@@ -133,7 +154,7 @@ int pdx_cmd_packets(int argc, char **argv)
         pdx_cli_error("%s", err);
         return PDX_EXIT_DB;
     }
-    lister l = {pdx_index_db(ix), 0, 0, {NULL, 0, 0, 0}, ""};
+    lister l = {pdx_index_db(ix), pdx_index_schema_version(ix), 0, 0, 0, 0, {NULL, 0, 0, 0}, ""};
     /* Like carve: every ID named must be a flow, or nothing is printed. */
     sqlite3_stmt *st = NULL;
     if (optind < argc &&
@@ -162,6 +183,12 @@ int pdx_cmd_packets(int argc, char **argv)
         uint64_t id = 0;
         pdx_cli_parse_u64(argv[i], &id);
         status = list_flow(ix, (int64_t)id, &l, db, err);
+    }
+    if (status == PDX_EXIT_OK && l.not_listed > 0) {
+        pdx_cli_error("%s: %llu packets of captures overwritten since they were indexed (index "
+                      "--ring) are left out: their files hold other packets now",
+                      db, (unsigned long long)l.not_listed);
+        status = PDX_EXIT_CHANGED;
     }
     pdx_index_close(ix);
     free(l.path.p);

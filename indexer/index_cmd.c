@@ -79,9 +79,11 @@ typedef struct indexer {
     uint64_t cache;         /* --cache, bytes; 0: the default */
     const char *watch_dir;  /* --watch */
     int64_t settle_ns;
+    int ring;               /* --ring */
     uv_loop_t *loop;
     /* totals */
     uint64_t captures_done, captures_skipped, captures_failed, captures_changed, captures_damaged;
+    uint64_t captures_replaced;
     uint64_t packets, bytes, file_bytes, filtered, warnings, not_captures;
     char *warn_json;
     size_t warn_json_len, warn_json_cap;
@@ -130,6 +132,10 @@ static void usage(FILE *out)
             "                        changed for --settle seconds\n"
             "  --settle SECS         with --watch: how long a capture must stay unchanged\n"
             "                        before it is taken (default 10)\n"
+            "  --ring                the files are a capture ring (tcpdump -W): a file\n"
+            "                        overwritten since it was indexed has its new content\n"
+            "                        indexed; the old capture's flows stay, its packets\n"
+            "                        are gone (carve and verify say so)\n"
             "  --jobs N              default: the number of cores; with 2 or more, reading\n"
             "                        and decoding run on a pool thread and database\n"
             "                        writing on another, beside flow assembly; the\n"
@@ -551,6 +557,35 @@ static int queued_add(indexer *x, const pdx_caprow *row)
     return PDX_OK;
 }
 
+/* Sets *out to the time of path's first packet, when it has one. */
+static void first_time(const char *path, int64_t *out)
+{
+    char err[PDX_ERRBUF_SIZE];
+    pdx_capture *c = NULL;
+    pdx_zsrc *z = NULL;
+    pdx_record rec;
+    int kind;
+    if (pdx_capture_open_any(path, &c, &z, &kind, err) == 0) {
+        if (pdx_capture_next(c, &rec, err) == 1)
+            *out = rec.ts_ns;
+        pdx_capture_close(c);
+        pdx_zsrc_close(z);
+    }
+}
+
+/* With --ring, a changed file is the ring's next round, unless it grew and
+ * still starts with the packet it started with: then it was appended to
+ * (a writer that was not done when it was indexed), and indexing it again
+ * whole would index its first packets twice. */
+static int appended_to(const input *in, const pdx_capknown *known, const pdx_caprow *row)
+{
+    int64_t first = INT64_MIN;
+    if (row->size <= known->size || known->first_ns == INT64_MIN)
+        return 0;
+    first_time(in->path, &first);
+    return first == known->first_ns;
+}
+
 /*
  * The checks before a capture is read: already indexed (same path, size and
  * mtime, or same content), changed since, or the same content as another.
@@ -589,10 +624,19 @@ static int check_capture(indexer *x, const input *in, pdx_caprow *row)
             x->captures_skipped++;
             return CAP_SKIP;
         }
-        warn(x, "%s: changed since it was indexed (size or content differ); not indexed again",
-             in->path);
-        x->captures_changed++;
-        return CAP_SKIP;
+        if (!x->ring) {
+            warn(x, "%s: changed since it was indexed (size or content differ); not indexed again",
+                 in->path);
+            x->captures_changed++;
+            return CAP_SKIP;
+        }
+        if (appended_to(in, &known, row)) {
+            warn(x, "%s: changed since it was indexed: it grew and starts with the same packet "
+                    "(appended to, not a ring's next round); not indexed again", in->path);
+            x->captures_changed++;
+            return CAP_SKIP;
+        }
+        row->replaces = known.id; /* the new round of a ring: index it (below) */
     }
     const queued *same = queued_content(x, row->fingerprint, row->size);
     rc = same ? 1 : pdx_index_capture_by_fingerprint(x->rix, row->fingerprint, row->size, &known, err);
@@ -747,6 +791,13 @@ static int index_one(indexer *x, input *in)
     }
     x->captures_done++;
     x->captures_damaged += pr->damaged;
+    if (row.replaces > 0) {
+        x->captures_replaced++;
+        if (!x->quiet && !x->json)
+            pdx_cli_note("%s: overwritten since it was indexed (--ring): indexed its new content; "
+                         "capture %lld keeps its flows, its packets are gone",
+                         in->path, (long long)row.replaces);
+    }
     x->packets += row.packets;
     x->bytes += row.bytes;
     x->file_bytes += row.size;
@@ -787,19 +838,8 @@ fatal:
 /* Reads each input's first timestamp so the set can be ordered by time. */
 static void peek_times(indexer *x)
 {
-    char err[PDX_ERRBUF_SIZE];
-    for (size_t i = 0; i < x->n_in; i++) {
-        pdx_capture *c = NULL;
-        pdx_zsrc *z = NULL;
-        pdx_record rec;
-        int kind;
-        if (pdx_capture_open_any(x->in[i].path, &c, &z, &kind, err) == 0) {
-            if (pdx_capture_next(c, &rec, err) == 1)
-                x->in[i].first_ns = rec.ts_ns;
-            pdx_capture_close(c);
-            pdx_zsrc_close(z);
-        }
-    }
+    for (size_t i = 0; i < x->n_in; i++)
+        first_time(x->in[i].path, &x->in[i].first_ns);
     if (x->n_in > 1)
         qsort(x->in, x->n_in, sizeof(x->in[0]), cmp_input);
 }
@@ -811,12 +851,14 @@ static void summary(indexer *x, double secs)
     if (x->json) {
         printf("{\"db\":\"%s\",\"captures_indexed\":%llu,\"captures_skipped\":%llu,"
                "\"captures_failed\":%llu,\"captures_changed\":%llu,\"captures_damaged\":%llu,"
+               "\"captures_replaced\":%llu,"
                "\"not_captures\":%llu,\"packets\":%llu,\"packets_filtered\":%llu,"
                "\"flows_created\":%llu,\"bytes\":%llu,\"file_bytes\":%llu,\"seconds\":%.3f,"
                "\"gb_per_s\":%.3f,\"warnings\":[%s]}\n",
                x->db_path, (unsigned long long)x->captures_done,
                (unsigned long long)x->captures_skipped, (unsigned long long)x->captures_failed,
                (unsigned long long)x->captures_changed, (unsigned long long)x->captures_damaged,
+               (unsigned long long)x->captures_replaced,
                (unsigned long long)x->not_captures, (unsigned long long)x->packets,
                (unsigned long long)x->filtered, (unsigned long long)flows,
                (unsigned long long)x->bytes, (unsigned long long)x->file_bytes, secs, gbps,
@@ -1042,6 +1084,7 @@ int pdx_cmd_index(int argc, char **argv)
         {"cache", required_argument, NULL, 'C'},
         {"watch", required_argument, NULL, 'w'},
         {"settle", required_argument, NULL, 'S'},
+        {"ring", no_argument, NULL, 'R'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -1088,6 +1131,7 @@ int pdx_cmd_index(int argc, char **argv)
             break;
         case 'j': x.json = 1; break;
         case 'w': x.watch_dir = optarg; break;
+        case 'R': x.ring = 1; break;
         case 'S':
             if (pdx_cli_parse_seconds(optarg, &x.settle_ns) < 0) {
                 pdx_cli_error("--settle: '%s' is not a number of seconds", optarg);

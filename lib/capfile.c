@@ -44,6 +44,7 @@ typedef struct caprow {
     int compression;
     uint64_t raw_size; /* uncompressed bytes the indexer read; 0 when unknown */
     int complete;      /* read to its end (status 'complete') */
+    int replaced;      /* overwritten in place and indexed again (index --ring) */
 } caprow;
 
 /* Copies text column col into buf (len bytes); NULL is "". */
@@ -114,6 +115,9 @@ static int check_row(sqlite3_stmt *st, int64_t id, caprow *r, char *errbuf)
     r->raw_size = (uint64_t)v;
     r->complete = sqlite3_column_text(st, 14) != NULL &&
                   strcmp((const char *)sqlite3_column_text(st, 14), "complete") == 0;
+    if ((rc = pdx_index_col_int(st, 15, INT64_MIN, INT64_MAX, 1, &v, row, errbuf)) < 0)
+        return rc;
+    r->replaced = sqlite3_column_type(st, 15) != SQLITE_NULL;
     return PDX_OK;
 }
 
@@ -121,11 +125,15 @@ static int load_row(pdx_index *ix, int64_t id, caprow *r, char *errbuf)
 {
     sqlite3_stmt *st = NULL;
     sqlite3 *db = pdx_index_db(ix);
-    if (sqlite3_prepare_v2(db,
-                           "SELECT path, size, mtime_ns, fingerprint, format, byte_order, version,"
-                           " ts_resolution, snaplen, pcap_hdrlen, pcap_swapped, first_ns, compression,"
-                           " raw_size, status FROM captures WHERE id=?1",
-                           -1, &st, NULL) != SQLITE_OK)
+    /* replaced_ns came with schema 5; an older index has no replaced capture. */
+    const char *sql = pdx_index_schema_version(ix) >= 5
+                          ? "SELECT path, size, mtime_ns, fingerprint, format, byte_order, version,"
+                            " ts_resolution, snaplen, pcap_hdrlen, pcap_swapped, first_ns,"
+                            " compression, raw_size, status, replaced_ns FROM captures WHERE id=?1"
+                          : "SELECT path, size, mtime_ns, fingerprint, format, byte_order, version,"
+                            " ts_resolution, snaplen, pcap_hdrlen, pcap_swapped, first_ns,"
+                            " compression, raw_size, status, NULL FROM captures WHERE id=?1";
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
         return pdx_errf(errbuf, PDX_EDB, "prepare: %s", sqlite3_errmsg(db));
     sqlite3_bind_int64(st, 1, id);
     int rc = sqlite3_step(st);
@@ -143,6 +151,11 @@ static int load_row(pdx_index *ix, int64_t id, caprow *r, char *errbuf)
 /* Present and unchanged?  Leaves the open descriptor in *fdp when asked. */
 static int check_file(const caprow *r, int *fdp, char *errbuf)
 {
+    if (r->replaced)
+        return pdx_errf(errbuf, PDX_ECHANGED,
+                        "%s: overwritten since it was indexed (a capture ring: index --ring took "
+                        "its new content); the packets indexed from it are gone",
+                        r->path);
     struct stat st;
     int fd = pdx_open_regular(r->path, &st);
     if (fd == PDX_OPEN_NOTREG)
@@ -182,6 +195,8 @@ int pdx_capfile_check(pdx_index *ix, int64_t capture_id, char *errbuf)
     int rc = load_row(ix, capture_id, &r, errbuf);
     if (rc < 0)
         return rc;
+    if (r.replaced)
+        return 1;
     return check_file(&r, NULL, errbuf);
 }
 

@@ -60,7 +60,9 @@ int pdx_capfile_read(pdx_capfile *cf, uint64_t offset, uint64_t hint, pdx_record
 
 /*
  * Checks a capture without opening it for reads: 0 when present and
- * unchanged, else PDX_EMISSING or PDX_ECHANGED with errbuf saying why.
+ * unchanged, 1 when it was overwritten and indexed again (index --ring: its
+ * file is another capture's now), else PDX_EMISSING or PDX_ECHANGED with
+ * errbuf saying why.
  */
 int pdx_capfile_check(pdx_index *ix, int64_t capture_id, char *errbuf);
 

@@ -379,15 +379,19 @@ static int capknown_from(sqlite3_stmt *st, pdx_capknown *out)
     out->mtime_ns = sqlite3_column_int64(st, 2);
     snprintf(out->fingerprint, sizeof(out->fingerprint), "%s", fp ? (const char *)fp : "");
     snprintf(out->path, sizeof(out->path), "%s", p ? (const char *)p : "");
+    out->first_ns = sqlite3_column_type(st, 5) == SQLITE_INTEGER ? sqlite3_column_int64(st, 5)
+                                                                 : INT64_MIN;
     return 1;
 }
 
 int pdx_index_capture_by_path(pdx_index *ix, const char *path, pdx_capknown *out, char *errbuf)
 {
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(ix->db,
-                           "SELECT id, size, mtime_ns, fingerprint, path FROM captures WHERE path=?1",
-                           -1, &st, NULL) != SQLITE_OK)
+    /* Schema 5: a path's replaced captures (index --ring) keep their rows. */
+#define CAPKNOWN_SQL "SELECT id, size, mtime_ns, fingerprint, path, first_ns FROM captures "
+    const char *sql = ix->version >= 5 ? CAPKNOWN_SQL "WHERE path=?1 AND replaced_ns IS NULL"
+                                       : CAPKNOWN_SQL "WHERE path=?1";
+    if (sqlite3_prepare_v2(ix->db, sql, -1, &st, NULL) != SQLITE_OK)
         return dberr(ix, errbuf, "prepare");
     sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
@@ -403,8 +407,7 @@ int pdx_index_capture_by_fingerprint(pdx_index *ix, const char *fp, uint64_t siz
 {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(ix->db,
-                           "SELECT id, size, mtime_ns, fingerprint, path FROM captures "
-                           "WHERE (fingerprint=?1 AND size=?2) OR (raw_fingerprint=?1 AND raw_size=?2)"
+                           CAPKNOWN_SQL "WHERE (fingerprint=?1 AND size=?2) OR (raw_fingerprint=?1 AND raw_size=?2)"
                            " ORDER BY id LIMIT 1",
                            -1, &st, NULL) != SQLITE_OK)
         return dberr(ix, errbuf, "prepare");
@@ -457,6 +460,9 @@ static void bind_opt_time(sqlite3_stmt *st, int i, int64_t v)
 
 static int prepared(pdx_index *ix, sqlite3_stmt **slot, const char *sql);
 
+/* The time now in nanoseconds since the epoch, in SQL (milliseconds apart). */
+#define SQL_NOW_NS "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) * 1000000"
+
 int pdx_index_capture_insert(pdx_index *ix, pdx_caprow *row, char *errbuf)
 {
     static const char sql[] =
@@ -464,10 +470,25 @@ int pdx_index_capture_insert(pdx_index *ix, pdx_caprow *row, char *errbuf)
         " ts_resolution, snaplen, linktypes, pcap_hdrlen, pcap_swapped, first_ns, last_ns, packets,"
         " bytes, cap_bytes, truncated, invalid, status, warnings, id, indexed_ns)"
         " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,"
-        " CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) * 1000000)";
+        " " SQL_NOW_NS ")";
     sqlite3_stmt *st = NULL;
     const pdx_capinfo *info = row->info;
     char ver[32], res[256], lt[512];
+    if (row->replaces > 0) {
+        /* In the capture's transaction: the path is unique among the
+         * captures not replaced (schema 5). */
+        if (sqlite3_prepare_v2(ix->db,
+                               "UPDATE captures SET replaced_ns = " SQL_NOW_NS
+                               " WHERE id=?1 AND replaced_ns IS NULL",
+                               -1, &st, NULL) != SQLITE_OK)
+            return dberr(ix, errbuf, "prepare");
+        sqlite3_bind_int64(st, 1, row->replaces);
+        int rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        st = NULL;
+        if (rc != SQLITE_DONE)
+            return dberr(ix, errbuf, "mark the overwritten capture");
+    }
     if (sqlite3_prepare_v2(ix->db, sql, -1, &st, NULL) != SQLITE_OK)
         return dberr(ix, errbuf, "prepare");
     snprintf(ver, sizeof(ver), "%u.%u", info->version_major, info->version_minor);

@@ -83,6 +83,8 @@ typedef struct pdx_caprow {
     uint64_t raw_size;     /* uncompressed bytes read */
     const char *status;    /* "complete" or "damaged" */
     const char *warnings;  /* newline-separated, "" when none */
+    int64_t replaces;      /* > 0: the capture at this path that was overwritten
+                              (index --ring); its row is marked replaced */
 } pdx_caprow;
 
 /* What the index knows of a capture path. */
@@ -91,10 +93,12 @@ typedef struct pdx_capknown {
     uint64_t size;
     int64_t mtime_ns;
     char fingerprint[80];
+    int64_t first_ns; /* its first packet's time; INT64_MIN when it has none */
     char path[4096];
 } pdx_capknown;
 
-/* 1 and *out filled when path is indexed, 0 when not, < 0 on error. */
+/* 1 and *out filled when path is indexed (and not replaced since), 0 when
+ * not, < 0 on error. */
 int pdx_index_capture_by_path(pdx_index *ix, const char *path, pdx_capknown *out, char *errbuf);
 /* The same by fingerprint and size (a capture indexed under another path),
  * or by the fingerprint and size of an indexed capture's uncompressed bytes

@@ -106,7 +106,7 @@ SANITIZER = re.compile(r"AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitiz
 # time series too long to print: "choose a larger interval").
 EXITS = {
     "query": {0, 1, 3},
-    "packets": {0, 1, 3},
+    "packets": {0, 1, 3, 6},
     "carve": {0, 1, 3, 6},
     "verify": {0, 3, 6},
     "index": {0, 3, 5},

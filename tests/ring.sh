@@ -1,0 +1,132 @@
+#!/bin/sh
+# ring.sh - "pcapdex index --ring": a capture ring (tcpdump -W) writes its
+# next round over its oldest file.  With --ring the new content is indexed
+# and the old capture's row is marked replaced: the index is the one that
+# indexing every round's files in order gives, its old flows stay, and carve,
+# packets and verify say that the old packets are gone rather than read other
+# bytes in their place.  Without --ring the change is only reported, and so
+# is a file that was appended to.  Also:
+# an index of schema 4 is migrated with its captures and ids kept, and
+# --watch --ring follows a ring that wraps.
+# Usage: tests/ring.sh BUILD_DIR.  Ends with "ring: N passed, N failed".
+BUILD=${1:-build}
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+. "$TOP/tests/testlib.sh"
+pid=""
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$T"' EXIT
+flows() { q "$1" "SELECT * FROM flows ORDER BY id"; }
+segs() { q "$1" "SELECT flow_id, capture_id, seg, count, hex(offsets) FROM packets ORDER BY 1, 2, 3"; }
+
+"$GEN" traffic -o "$T/all.pcap" --packets 6000 --concurrent 60 --seed 5 >/dev/null 2>&1
+"$GEN" split "$T/all.pcap" -o "$T/part" --count 1000 >/dev/null 2>&1
+# The reference: every round's file, in order, under its own name.
+mkdir -p "$T/ref" "$T/ring"
+cp "$T"/part00[0-4].pcap "$T/ref/"
+"$PDX" index -q --db "$T/ref.db" "$T"/ref/part000.pcap "$T"/ref/part001.pcap \
+    "$T"/ref/part002.pcap "$T"/ref/part003.pcap "$T"/ref/part004.pcap
+
+# A ring of three files: rounds 0-2, then 3 over ring0 and 4 over ring1.
+for i in 0 1 2; do cp "$T/part00$i.pcap" "$T/ring/ring$i"; done
+expect ring_first_round 0 "$PDX" index -q --db "$T/r.db" "$T/ring"
+cp "$T/part003.pcap" "$T/ring/ring0"
+expect ring_without_flag_reports 5 "$PDX" index --db "$T/r.db" "$T/ring"
+has ring_without_flag_warning "$T/err" "ring0: changed since it was indexed"
+same ring_without_flag_not_indexed "$(q "$T/r.db" "SELECT count(*) FROM captures")" 3
+expect ring_indexes_new_round 0 "$PDX" index --ring --db "$T/r.db" "$T/ring"
+has ring_note "$T/err" "ring0: overwritten since it was indexed \(--ring\): indexed its new content; capture 1 keeps its flows"
+cp "$T/part004.pcap" "$T/ring/ring1"
+expect ring_json 0 "$PDX" index --ring --json --db "$T/r.db" "$T/ring"
+has ring_json_counts "$T/out" '"captures_indexed":1,.*"captures_changed":0,.*"captures_replaced":1,'
+same ring_rows "$(q "$T/r.db" "SELECT group_concat(id || ':' || replace(path, '$T/', '') || ':' || (replaced_ns IS NOT NULL), ' ') FROM (SELECT * FROM captures ORDER BY id)")" \
+    "1:ring/ring0:1 2:ring/ring1:1 3:ring/ring2:0 4:ring/ring0:0 5:ring/ring1:0"
+same ring_same_flows_as_all_rounds "$(flows "$T/r.db")" "$(flows "$T/ref.db")"
+same ring_same_offsets_as_all_rounds "$(segs "$T/r.db")" "$(segs "$T/ref.db")"
+expect ring_rerun_idempotent 0 "$PDX" index --ring --json --db "$T/r.db" "$T/ring"
+has ring_rerun_skips "$T/out" '"captures_indexed":0,"captures_skipped":3,'
+# A file that grew and starts with the same packet was appended to, not
+# written over: --ring reports it and does not index its first packets twice.
+cp "$T/ring/ring2" "$T/ring2.keep"
+tail -c +25 "$T/part005.pcap" >>"$T/ring/ring2"
+expect ring_appended_reported 5 "$PDX" index --ring --db "$T/r.db" "$T/ring"
+has ring_appended_warning "$T/err" "ring2: changed since it was indexed: it grew and starts with the same packet"
+same ring_appended_not_indexed "$(q "$T/r.db" "SELECT count(*), sum(replaced_ns IS NOT NULL) FROM captures")" "5|2"
+cp "$T/ring2.keep" "$T/ring/ring2"
+
+# verify: the ring's earlier rounds are no damage.
+expect ring_verify 0 "$PDX" verify --db "$T/r.db"
+has ring_verify_note "$T/err" "3 captures present and unchanged, 0 not"
+has ring_verify_replaced "$T/err" "2 captures overwritten in a capture ring"
+# A flow of round 0 that went on into round 1: carve refuses (or with
+# --partial leaves those packets out) and names the capture; packets lists
+# only the packets still on disk.
+F=$(q "$T/r.db" "SELECT id FROM flows WHERE first_capture = 1 AND last_capture >= 3 ORDER BY id LIMIT 1")
+[ -n "$F" ] && ok ring_spanning_flow || bad ring_spanning_flow "none"
+expect ring_carve_gone 6 "$PDX" carve --db "$T/r.db" -o "$T/c.pcap" "$F"
+has ring_carve_message "$T/err" "ring/ring0: overwritten since it was indexed .*the packets indexed from it are gone"
+expect ring_carve_partial 6 "$PDX" carve --partial --db "$T/r.db" -o "$T/c.pcap" "$F"
+left=$(q "$T/r.db" "SELECT sum(count) FROM packets WHERE flow_id = $F AND capture_id NOT IN (1, 2)")
+same ring_carve_partial_rest "$(tcpdump -r "$T/c.pcap" 2>/dev/null | wc -l | tr -d ' ')" "$left"
+gone=$(q "$T/r.db" "SELECT sum(count) FROM packets WHERE flow_id = $F AND capture_id IN (1, 2)")
+expect ring_packets 6 "$PDX" packets --db "$T/r.db" "$F"
+same ring_packets_rest "$(wc -l <"$T/out" | tr -d ' ')" "$left"
+has ring_packets_error "$T/err" "error: .*r.db: $gone packets of captures overwritten"
+# ring0's lines are those of its current content (capture 4) only.
+same ring_packets_current_content "$(grep -c "ring/ring0" "$T/out")" \
+    "$(q "$T/r.db" "SELECT coalesce(sum(count), 0) FROM packets WHERE flow_id = $F AND capture_id = 4")"
+F2=$(q "$T/r.db" "SELECT id FROM flows WHERE first_capture = 4 ORDER BY id LIMIT 1")
+expect ring_carve_new_round 0 "$PDX" carve --db "$T/r.db" -o "$T/n.pcap" "$F2"
+expect ring_carve_new_round_ref 0 "$PDX" carve --db "$T/ref.db" -o "$T/n_ref.pcap" "$F2"
+cmp -s "$T/n.pcap" "$T/n_ref.pcap" && ok ring_carve_new_round_bytes || bad ring_carve_new_round_bytes "differ"
+
+# An index of schema 4 (path UNIQUE, no replaced_ns) is rebuilt by the
+# migration: same ids and rows, and flows_view still works.
+cp "$T/ref.db" "$T/v4.db"
+sqlite3 "$T/v4.db" "
+CREATE TABLE c4 AS SELECT * FROM captures;
+DROP TABLE captures;
+CREATE TABLE captures (id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, size INTEGER NOT NULL,
+  mtime_ns INTEGER NOT NULL, fingerprint TEXT NOT NULL, format TEXT NOT NULL, byte_order TEXT NOT NULL,
+  version TEXT NOT NULL, ts_resolution TEXT NOT NULL, snaplen INTEGER NOT NULL, linktypes TEXT NOT NULL,
+  pcap_hdrlen INTEGER NOT NULL, pcap_swapped INTEGER NOT NULL, first_ns INTEGER, last_ns INTEGER,
+  packets INTEGER NOT NULL, bytes INTEGER NOT NULL, cap_bytes INTEGER NOT NULL, truncated INTEGER NOT NULL,
+  invalid INTEGER NOT NULL, status TEXT NOT NULL, warnings TEXT NOT NULL, indexed_ns INTEGER NOT NULL,
+  compression TEXT NOT NULL DEFAULT 'none', raw_size INTEGER, raw_fingerprint TEXT);
+INSERT INTO captures SELECT id, path, size, mtime_ns, fingerprint, format, byte_order, version,
+  ts_resolution, snaplen, linktypes, pcap_hdrlen, pcap_swapped, first_ns, last_ns, packets, bytes,
+  cap_bytes, truncated, invalid, status, warnings, indexed_ns, compression, raw_size, raw_fingerprint FROM c4;
+DROP TABLE c4;
+PRAGMA user_version = 4;" 2>"$T/err"
+before=$(q "$T/v4.db" "SELECT id, path, fingerprint, packets FROM captures ORDER BY id")
+expect ring_v4_read 0 "$PDX" verify --db "$T/v4.db"
+expect ring_v4_migrates 0 "$PDX" index -q --db "$T/v4.db" "$T/ref"
+same ring_v4_version "$(q "$T/v4.db" "PRAGMA user_version")" 5
+same ring_v4_rows_kept "$(q "$T/v4.db" "SELECT id, path, fingerprint, packets FROM captures ORDER BY id")" "$before"
+same ring_v4_view "$(q "$T/v4.db" "SELECT count(*) FROM flows_view")" "$(q "$T/v4.db" "SELECT count(*) FROM flows")"
+same ring_v4_integrity "$(q "$T/v4.db" "PRAGMA integrity_check")" ok
+same ring_v4_path_unique "$(q "$T/v4.db" "SELECT sql FROM sqlite_master WHERE name = 'captures_path'")" \
+    "CREATE UNIQUE INDEX captures_path ON captures(path) WHERE replaced_ns IS NULL"
+
+# --watch --ring: the ring wraps while pcapdex watches it.
+mkdir -p "$T/wring"
+"$PDX" index --ring --db "$T/w.db" --watch "$T/wring" --settle 1 2>"$T/wlog" &
+pid=$!
+sleep 0.5
+for i in 0 1 2 3 4; do
+    cp "$T/part00$i.pcap" "$T/wring/.tmp"
+    mv "$T/wring/.tmp" "$T/wring/ring$((i % 3))"
+    # Each round must be taken before the ring comes round to its file.
+    j=0
+    while [ $j -lt 50 ] && [ "$(q "$T/w.db" "SELECT count(*) FROM captures" 2>/dev/null)" != "$((i + 1))" ]; do
+        sleep 0.2
+        j=$((j + 1))
+    done
+done
+kill -TERM "$pid"
+wait "$pid"
+rc=$?
+pid=""
+same ring_watch_exit "$rc" 0
+same ring_watch_captures "$(q "$T/w.db" "SELECT count(*), sum(replaced_ns IS NOT NULL) FROM captures")" "5|2"
+same ring_watch_same_flows "$(flows "$T/w.db")" "$(flows "$T/ref.db")"
+hasnt ring_watch_no_warning "$T/wlog" "warning:"
+finish ring

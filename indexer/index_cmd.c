@@ -1012,8 +1012,11 @@ static void on_timer(uv_timer_t *t)
 static void on_fs_event(uv_fs_event_t *h, const char *name, int events, int status)
 {
     watcher *w = h->data;
-    /* Look again soon: a rename or close is often the writer moving on. */
-    uv_timer_start(&w->timer, on_timer, 200, 500);
+    /* Look again soon: a rename or close is often the writer moving on.  A
+     * writer that keeps writing sends events faster than that: a look
+     * already due soon is not put off again, or it never comes. */
+    if (uv_timer_get_due_in(&w->timer) > 200)
+        uv_timer_start(&w->timer, on_timer, 200, 500);
 }
 
 static void on_signal_uv(uv_signal_t *h, int sig)

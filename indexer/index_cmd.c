@@ -79,11 +79,12 @@ typedef struct indexer {
     uint64_t cache;         /* --cache, bytes; 0: the default */
     const char *watch_dir;  /* --watch */
     int64_t settle_ns;
+    int64_t pending_ns;     /* --settle without --watch: leave files modified this recently */
     int ring;               /* --ring */
     uv_loop_t *loop;
     /* totals */
     uint64_t captures_done, captures_skipped, captures_failed, captures_changed, captures_damaged;
-    uint64_t captures_replaced;
+    uint64_t captures_replaced, captures_pending;
     uint64_t packets, bytes, file_bytes, filtered, warnings, not_captures;
     char *warn_json;
     size_t warn_json_len, warn_json_cap;
@@ -131,7 +132,8 @@ static void usage(FILE *out)
             "                        capture is taken once a newer file appears or it has not\n"
             "                        changed for --settle seconds\n"
             "  --settle SECS         with --watch: how long a capture must stay unchanged\n"
-            "                        before it is taken (default 10)\n"
+            "                        before it is taken (default 10); without: a capture\n"
+            "                        modified less than SECS ago is left for a later run\n"
             "  --ring                the files are a capture ring (tcpdump -W): a file\n"
             "                        overwritten since it was indexed has its new content\n"
             "                        indexed; the old capture's flows stay, its packets\n"
@@ -614,6 +616,20 @@ static int check_capture(indexer *x, const input *in, pdx_caprow *row)
         x->captures_skipped++;
         return CAP_SKIP;
     }
+    if (x->pending_ns > 0) {
+        /* A run from cron while the capture tool still writes its newest
+         * file: indexed now, what it appends later would be a change. */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t age = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec - row->mtime_ns;
+        if (age < x->pending_ns) {
+            if (!x->quiet && !x->json)
+                pdx_cli_note("%s: modified %.0f s ago (still being written?); left for a later run "
+                             "(--settle)", in->path, age > 0 ? (double)age / 1e9 : 0.0);
+            x->captures_pending++;
+            return CAP_SKIP;
+        }
+    }
     if (file_identity(in->path, &row->size, &row->mtime_ns, row->fingerprint, err) < 0) {
         pdx_cli_error("%s: %s", in->path, err);
         x->captures_failed++;
@@ -851,14 +867,14 @@ static void summary(indexer *x, double secs)
     if (x->json) {
         printf("{\"db\":\"%s\",\"captures_indexed\":%llu,\"captures_skipped\":%llu,"
                "\"captures_failed\":%llu,\"captures_changed\":%llu,\"captures_damaged\":%llu,"
-               "\"captures_replaced\":%llu,"
+               "\"captures_replaced\":%llu,\"captures_pending\":%llu,"
                "\"not_captures\":%llu,\"packets\":%llu,\"packets_filtered\":%llu,"
                "\"flows_created\":%llu,\"bytes\":%llu,\"file_bytes\":%llu,\"seconds\":%.3f,"
                "\"gb_per_s\":%.3f,\"warnings\":[%s]}\n",
                x->db_path, (unsigned long long)x->captures_done,
                (unsigned long long)x->captures_skipped, (unsigned long long)x->captures_failed,
                (unsigned long long)x->captures_changed, (unsigned long long)x->captures_damaged,
-               (unsigned long long)x->captures_replaced,
+               (unsigned long long)x->captures_replaced, (unsigned long long)x->captures_pending,
                (unsigned long long)x->not_captures, (unsigned long long)x->packets,
                (unsigned long long)x->filtered, (unsigned long long)flows,
                (unsigned long long)x->bytes, (unsigned long long)x->file_bytes, secs, gbps,
@@ -877,6 +893,9 @@ static void summary(indexer *x, double secs)
     if (x->not_captures)
         pdx_cli_note("%llu files in the directories given are not captures; skipped",
                      (unsigned long long)x->not_captures);
+    if (x->captures_pending)
+        pdx_cli_note("%llu captures modified less than %.0f s ago left for a later run",
+                     (unsigned long long)x->captures_pending, (double)x->pending_ns / 1e9);
 }
 
 /* ---- watch mode --------------------------------------------------------------- */
@@ -1161,6 +1180,8 @@ int pdx_cmd_index(int argc, char **argv)
         default: pdx_cli_bad_option(argv, "qh", opts); usage(stderr); return PDX_EXIT_USAGE;
         }
     }
+    if (x.watch_dir == NULL)
+        x.pending_ns = x.settle_ns;
     if (x.settle_ns == 0)
         x.settle_ns = 10LL * 1000000000LL;
     if (x.watch_dir != NULL) {

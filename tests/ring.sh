@@ -7,7 +7,8 @@
 # bytes in their place.  Without --ring the change is only reported, and so
 # is a file that was appended to.  Also:
 # an index of schema 4 is migrated with its captures and ids kept, and
-# --watch --ring follows a ring that wraps, tcpdump's own ring included.
+# --watch --ring follows a ring that wraps, tcpdump's own ring included;
+# and --settle without --watch leaves a file still being written for later.
 # Usage: tests/ring.sh BUILD_DIR.  Ends with "ring: N passed, N failed".
 BUILD=${1:-build}
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -77,6 +78,22 @@ F2=$(q "$T/r.db" "SELECT id FROM flows WHERE first_capture = 4 ORDER BY id LIMIT
 expect ring_carve_new_round 0 "$PDX" carve --db "$T/r.db" -o "$T/n.pcap" "$F2"
 expect ring_carve_new_round_ref 0 "$PDX" carve --db "$T/ref.db" -o "$T/n_ref.pcap" "$F2"
 cmp -s "$T/n.pcap" "$T/n_ref.pcap" && ok ring_carve_new_round_bytes || bad ring_carve_new_round_bytes "differ"
+
+# --settle without --watch (a run from cron while the capture tool writes):
+# a file modified less than SECS ago is left for a later run.
+mkdir -p "$T/cron"
+cp "$T/part000.pcap" "$T/cron/old.pcap"
+touch -d '-2 minutes' "$T/cron/old.pcap"
+cp "$T/part001.pcap" "$T/cron/new.pcap"
+expect settle_once_leaves_new 0 "$PDX" index --settle 60 --db "$T/cron.db" "$T/cron"
+has settle_once_note "$T/err" "new.pcap: modified [0-9]+ s ago \(still being written\?\); left for a later run"
+has settle_once_summary "$T/err" "1 captures modified less than 60 s ago left for a later run"
+same settle_once_indexed "$(q "$T/cron.db" "SELECT replace(path, '$T/', '') FROM captures")" "cron/old.pcap"
+expect settle_once_json 0 "$PDX" index --settle 60 --json --db "$T/cron.db" "$T/cron"
+has settle_once_json_pending "$T/out" '"captures_indexed":0,"captures_skipped":1,.*"captures_pending":1,'
+touch -d '-2 minutes' "$T/cron/new.pcap"
+expect settle_once_later_run 0 "$PDX" index --settle 60 --json --db "$T/cron.db" "$T/cron"
+has settle_once_later_indexed "$T/out" '"captures_indexed":1,"captures_skipped":1,.*"captures_pending":0,'
 
 # An index of schema 4 (path UNIQUE, no replaced_ns) is rebuilt by the
 # migration: same ids and rows, and flows_view still works.

@@ -962,7 +962,8 @@ int pdx_cmd_verify(int argc, char **argv)
         case 'h':
             printf("usage: pcapdex verify [--db FILE] [-q]\n\nChecks the index's pages and B-trees "
                    "(SQLite's quick_check), then that every\nindexed capture is still present and "
-                   "unchanged (size, mtime, fingerprint);\nnames those that are not.  Then checks "
+                   "unchanged (size, mtime, fingerprint);\nnames those that are not (captures a "
+                   "ring overwrote, index --ring, are\ncounted apart).  Then checks "
                    "that the rollups hold the flows' sums.\nExit: 0 all present, 6 some missing or "
                    "changed, 3 a damaged index, a database\nerror or rollups that disagree with the "
                    "flows.\n");

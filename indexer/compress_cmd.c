@@ -137,7 +137,26 @@ static void usage(FILE *out)
             "  --remove           delete the original once the index points at the new file\n"
             "  -q, --quiet        no notes and no summary\n"
             "\n"
-            "Exit: 0 done, 2 usage, 3 database error, 4 a capture could not be read or written.\n");
+            "Exit: 0 done, 2 usage, 3 database error, 4 a capture could not be read or written,\n"
+            "or it changed since it was indexed.\n");
+}
+
+/* 1 when the index has no capture at path or the file (open as fd) is the
+ * one it indexed; 0 when it changed since, so that the row would be pointed
+ * at other packets; < 0 on a database error. */
+static int same_as_indexed(pdx_index *ix, const char *path, int fd, const struct stat *st,
+                           char *errbuf)
+{
+    pdx_capknown k;
+    int rc = pdx_index_capture_by_path(ix, path, &k, errbuf);
+    if (rc <= 0)
+        return rc < 0 ? rc : 1;
+    if ((uint64_t)st->st_size != k.size)
+        return 0;
+    if ((int64_t)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec == k.mtime_ns)
+        return 1;
+    char fp[80];
+    return pdx_fingerprint_fd(fd, k.size, fp, errbuf) == PDX_OK && strcmp(fp, k.fingerprint) == 0;
 }
 
 /* Points the capture row at the compressed file; 1 when the index had it. */
@@ -264,6 +283,19 @@ int pdx_cmd_compress(int argc, char **argv)
         }
         struct stat ist;
         fstat(src.fd, &ist);
+        int same = ix != NULL ? same_as_indexed(ix, path, src.fd, &ist, err) : 1;
+        if (same <= 0) {
+            if (same < 0)
+                pdx_cli_error("%s: %s", db_path, err);
+            else
+                pdx_cli_error("%s: changed since it was indexed: not compressed (index it first; "
+                              "a capture ring's next round with index --ring)", path);
+            raw_close(&src);
+            status = same < 0 ? PDX_EXIT_DB : PDX_EXIT_INPUT;
+            if (same < 0)
+                break;
+            continue;
+        }
         FILE *fp = fopen(tmp, "wb");
         pdx_zwriter_stats zs;
         pdx_source s = {&src, raw_read, NULL, 0};

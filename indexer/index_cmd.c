@@ -559,33 +559,62 @@ static int queued_add(indexer *x, const pdx_caprow *row)
     return PDX_OK;
 }
 
-/* Sets *out to the time of path's first packet, when it has one. */
-static void first_time(const char *path, int64_t *out)
-{
-    char err[PDX_ERRBUF_SIZE];
-    pdx_capture *c = NULL;
-    pdx_zsrc *z = NULL;
-    pdx_record rec;
-    int kind;
-    if (pdx_capture_open_any(path, &c, &z, &kind, err) == 0) {
-        if (pdx_capture_next(c, &rec, err) == 1)
-            *out = rec.ts_ns;
-        pdx_capture_close(c);
-        pdx_zsrc_close(z);
-    }
-}
-
 /* With --ring, a changed file is the ring's next round, unless it grew and
- * still starts with the packet it started with: then it was appended to
- * (a writer that was not done when it was indexed), and indexing it again
- * whole would index its first packets twice. */
+ * its first known->size bytes still have the fingerprint that was indexed:
+ * then it was appended to (a writer that was not done when it was indexed),
+ * and indexing it again whole would index its first packets twice. */
 static int appended_to(const input *in, const pdx_capknown *known, const pdx_caprow *row)
 {
-    int64_t first = INT64_MIN;
-    if (row->size <= known->size || known->first_ns == INT64_MIN)
+    char fp[80], err[PDX_ERRBUF_SIZE];
+    struct stat st;
+    if (row->size <= known->size)
         return 0;
-    first_time(in->path, &first);
-    return first == known->first_ns;
+    int fd = pdx_open_regular(in->path, &st);
+    if (fd < 0)
+        return 0;
+    int same = pdx_fingerprint_fd(fd, known->size, fp, err) == PDX_OK &&
+               strcmp(fp, known->fingerprint) == 0;
+    close(fd);
+    return same;
+}
+
+static int call_relink(pdx_index *ix, void *arg, char *errbuf)
+{
+    cap_call *c = arg;
+    int rc = PDX_OK;
+    if (ix != NULL && (rc = pdx_index_begin(ix, errbuf)) == PDX_OK) {
+        if ((rc = pdx_index_capture_relink(ix, &c->row, errbuf)) == PDX_OK)
+            rc = pdx_index_commit(ix, errbuf);
+        else
+            pdx_index_rollback(ix);
+    }
+    cap_call_free(c);
+    return rc;
+}
+
+/* A file with the same content as an indexed capture is not indexed; but a
+ * ring's round it overwrote is gone all the same (row->replaces), and a
+ * replaced capture whose content it holds is read from it from now on. */
+static int same_content(indexer *x, const input *in, pdx_caprow *row, const char *other,
+                        const pdx_capknown *known)
+{
+    char err[PDX_ERRBUF_SIZE];
+    static const pdx_capinfo no_info;
+    if (known != NULL && known->replaced && known->size == row->size &&
+        strcmp(known->fingerprint, row->fingerprint) == 0)
+        row->revives = known->id;
+    if ((row->replaces > 0 || row->revives > 0) && db_call(x, call_relink, row, &no_info, err) < 0) {
+        pdx_cli_error("%s: %s", x->db_path, err);
+        return CAP_FATAL;
+    }
+    if (!x->quiet && row->revives > 0)
+        pdx_cli_note("%s: same content as capture %lld, indexed from %s and overwritten there "
+                     "since: its packets are read from here now",
+                     in->path, (long long)row->revives, other);
+    else if (!x->quiet)
+        pdx_cli_note("%s: same content as indexed capture %s; skipped", in->path, other);
+    x->captures_skipped++;
+    return CAP_SKIP;
 }
 
 /*
@@ -647,8 +676,9 @@ static int check_capture(indexer *x, const input *in, pdx_caprow *row)
             return CAP_SKIP;
         }
         if (appended_to(in, &known, row)) {
-            warn(x, "%s: changed since it was indexed: it grew and starts with the same packet "
-                    "(appended to, not a ring's next round); not indexed again", in->path);
+            warn(x, "%s: changed since it was indexed: it grew, and the bytes that were indexed "
+                    "are still its start (appended to, not a ring's next round); not indexed again",
+                 in->path);
             x->captures_changed++;
             return CAP_SKIP;
         }
@@ -660,13 +690,8 @@ static int check_capture(indexer *x, const input *in, pdx_caprow *row)
         pdx_cli_error("%s: %s", x->db_path, err);
         return CAP_FATAL;
     }
-    if (rc == 1) {
-        if (!x->quiet)
-            pdx_cli_note("%s: same content as indexed capture %s; skipped", in->path,
-                         same ? same->path : known.path);
-        x->captures_skipped++;
-        return CAP_SKIP;
-    }
+    if (rc == 1)
+        return same_content(x, in, row, same ? same->path : known.path, same ? NULL : &known);
     return CAP_OK;
 }
 
@@ -854,8 +879,19 @@ fatal:
 /* Reads each input's first timestamp so the set can be ordered by time. */
 static void peek_times(indexer *x)
 {
-    for (size_t i = 0; i < x->n_in; i++)
-        first_time(x->in[i].path, &x->in[i].first_ns);
+    char err[PDX_ERRBUF_SIZE];
+    for (size_t i = 0; i < x->n_in; i++) {
+        pdx_capture *c = NULL;
+        pdx_zsrc *z = NULL;
+        pdx_record rec;
+        int kind;
+        if (pdx_capture_open_any(x->in[i].path, &c, &z, &kind, err) == 0) {
+            if (pdx_capture_next(c, &rec, err) == 1)
+                x->in[i].first_ns = rec.ts_ns;
+            pdx_capture_close(c);
+            pdx_zsrc_close(z);
+        }
+    }
     if (x->n_in > 1)
         qsort(x->in, x->n_in, sizeof(x->in[0]), cmp_input);
 }
@@ -893,6 +929,9 @@ static void summary(indexer *x, double secs)
     if (x->not_captures)
         pdx_cli_note("%llu files in the directories given are not captures; skipped",
                      (unsigned long long)x->not_captures);
+    if (x->captures_replaced)
+        pdx_cli_note("%llu of them the next round of a capture ring, over a capture indexed before",
+                     (unsigned long long)x->captures_replaced);
     if (x->captures_pending)
         pdx_cli_note("%llu captures modified less than %.0f s ago left for a later run",
                      (unsigned long long)x->captures_pending, (double)x->pending_ns / 1e9);

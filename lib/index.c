@@ -379,8 +379,7 @@ static int capknown_from(sqlite3_stmt *st, pdx_capknown *out)
     out->mtime_ns = sqlite3_column_int64(st, 2);
     snprintf(out->fingerprint, sizeof(out->fingerprint), "%s", fp ? (const char *)fp : "");
     snprintf(out->path, sizeof(out->path), "%s", p ? (const char *)p : "");
-    out->first_ns = sqlite3_column_type(st, 5) == SQLITE_INTEGER ? sqlite3_column_int64(st, 5)
-                                                                 : INT64_MIN;
+    out->replaced = sqlite3_column_int(st, 5) != 0;
     return 1;
 }
 
@@ -388,9 +387,11 @@ int pdx_index_capture_by_path(pdx_index *ix, const char *path, pdx_capknown *out
 {
     sqlite3_stmt *st = NULL;
     /* Schema 5: a path's replaced captures (index --ring) keep their rows. */
-#define CAPKNOWN_SQL "SELECT id, size, mtime_ns, fingerprint, path, first_ns FROM captures "
-    const char *sql = ix->version >= 5 ? CAPKNOWN_SQL "WHERE path=?1 AND replaced_ns IS NULL"
-                                       : CAPKNOWN_SQL "WHERE path=?1";
+#define CAPKNOWN_SQL "SELECT id, size, mtime_ns, fingerprint, path, "
+    const char *sql =
+        ix->version >= 5
+            ? CAPKNOWN_SQL "0 FROM captures WHERE path=?1 AND replaced_ns IS NULL"
+            : CAPKNOWN_SQL "0 FROM captures WHERE path=?1";
     if (sqlite3_prepare_v2(ix->db, sql, -1, &st, NULL) != SQLITE_OK)
         return dberr(ix, errbuf, "prepare");
     sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
@@ -406,10 +407,15 @@ int pdx_index_capture_by_fingerprint(pdx_index *ix, const char *fp, uint64_t siz
                                      char *errbuf)
 {
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(ix->db,
-                           CAPKNOWN_SQL "WHERE (fingerprint=?1 AND size=?2) OR (raw_fingerprint=?1 AND raw_size=?2)"
-                           " ORDER BY id LIMIT 1",
-                           -1, &st, NULL) != SQLITE_OK)
+    /* A capture still on disk before one whose file was overwritten. */
+    const char *sql =
+        ix->version >= 5
+            ? CAPKNOWN_SQL "replaced_ns IS NOT NULL FROM captures WHERE (fingerprint=?1 AND size=?2)"
+                           " OR (raw_fingerprint=?1 AND raw_size=?2)"
+                           " ORDER BY replaced_ns IS NOT NULL, id LIMIT 1"
+            : CAPKNOWN_SQL "0 FROM captures WHERE (fingerprint=?1 AND size=?2)"
+                           " OR (raw_fingerprint=?1 AND raw_size=?2) ORDER BY id LIMIT 1";
+    if (sqlite3_prepare_v2(ix->db, sql, -1, &st, NULL) != SQLITE_OK)
         return dberr(ix, errbuf, "prepare");
     sqlite3_bind_text(st, 1, fp, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)size);
@@ -463,6 +469,53 @@ static int prepared(pdx_index *ix, sqlite3_stmt **slot, const char *sql);
 /* The time now in nanoseconds since the epoch, in SQL (milliseconds apart). */
 #define SQL_NOW_NS "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) * 1000000"
 
+/* Runs sql, bound to id and then to text/size/mtime when text is given; it
+ * must change exactly one row. */
+static int update_capture(pdx_index *ix, const char *sql, int64_t id, const char *text,
+                          uint64_t size, int64_t mtime_ns, const char *what, char *errbuf)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(ix->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return dberr(ix, errbuf, "prepare");
+    sqlite3_bind_int64(st, 1, id);
+    if (text != NULL) {
+        sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)size);
+        sqlite3_bind_int64(st, 4, mtime_ns);
+    }
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return dberr(ix, errbuf, what);
+    if (sqlite3_changes(ix->db) != 1)
+        return pdx_errf(errbuf, PDX_EDB, "%s: capture %lld is not a current capture of the index",
+                        what, (long long)id);
+    return PDX_OK;
+}
+
+/* Marks capture id (when > 0) overwritten since it was indexed. */
+static int mark_replaced(pdx_index *ix, int64_t id, char *errbuf)
+{
+    if (id <= 0)
+        return PDX_OK;
+    return update_capture(ix,
+                          "UPDATE captures SET replaced_ns = " SQL_NOW_NS
+                          " WHERE id=?1 AND replaced_ns IS NULL",
+                          id, NULL, 0, 0, "mark the overwritten capture", errbuf);
+}
+
+int pdx_index_capture_relink(pdx_index *ix, const pdx_caprow *row, char *errbuf)
+{
+    int rc = mark_replaced(ix, row->replaces, errbuf);
+    if (rc < 0 || row->revives <= 0)
+        return rc;
+    return update_capture(ix,
+                          "UPDATE captures SET replaced_ns = NULL, path=?2, size=?3, mtime_ns=?4"
+                          " WHERE id=?1 AND replaced_ns IS NOT NULL",
+                          row->revives, row->path, row->size, row->mtime_ns,
+                          "point the overwritten capture at its copy", errbuf);
+}
+
 int pdx_index_capture_insert(pdx_index *ix, pdx_caprow *row, char *errbuf)
 {
     static const char sql[] =
@@ -474,21 +527,11 @@ int pdx_index_capture_insert(pdx_index *ix, pdx_caprow *row, char *errbuf)
     sqlite3_stmt *st = NULL;
     const pdx_capinfo *info = row->info;
     char ver[32], res[256], lt[512];
-    if (row->replaces > 0) {
-        /* In the capture's transaction: the path is unique among the
-         * captures not replaced (schema 5). */
-        if (sqlite3_prepare_v2(ix->db,
-                               "UPDATE captures SET replaced_ns = " SQL_NOW_NS
-                               " WHERE id=?1 AND replaced_ns IS NULL",
-                               -1, &st, NULL) != SQLITE_OK)
-            return dberr(ix, errbuf, "prepare");
-        sqlite3_bind_int64(st, 1, row->replaces);
-        int rc = sqlite3_step(st);
-        sqlite3_finalize(st);
-        st = NULL;
-        if (rc != SQLITE_DONE)
-            return dberr(ix, errbuf, "mark the overwritten capture");
-    }
+    /* In the capture's transaction: the path is unique among the captures
+     * not replaced (schema 5). */
+    int rc = mark_replaced(ix, row->replaces, errbuf);
+    if (rc < 0)
+        return rc;
     if (sqlite3_prepare_v2(ix->db, sql, -1, &st, NULL) != SQLITE_OK)
         return dberr(ix, errbuf, "prepare");
     snprintf(ver, sizeof(ver), "%u.%u", info->version_major, info->version_minor);
@@ -518,7 +561,7 @@ int pdx_index_capture_insert(pdx_index *ix, pdx_caprow *row, char *errbuf)
         sqlite3_bind_int64(st, 22, row->id);
     else
         sqlite3_bind_null(st, 22);
-    int rc = sqlite3_step(st);
+    rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
         return dberr(ix, errbuf, "insert capture");

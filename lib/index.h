@@ -85,6 +85,8 @@ typedef struct pdx_caprow {
     const char *warnings;  /* newline-separated, "" when none */
     int64_t replaces;      /* > 0: the capture at this path that was overwritten
                               (index --ring); its row is marked replaced */
+    int64_t revives;       /* > 0, pdx_index_capture_relink: a replaced capture
+                              whose content this file holds */
 } pdx_caprow;
 
 /* What the index knows of a capture path. */
@@ -93,7 +95,7 @@ typedef struct pdx_capknown {
     uint64_t size;
     int64_t mtime_ns;
     char fingerprint[80];
-    int64_t first_ns; /* its first packet's time; INT64_MIN when it has none */
+    int replaced;     /* overwritten since it was indexed (index --ring) */
     char path[4096];
 } pdx_capknown;
 
@@ -102,13 +104,19 @@ typedef struct pdx_capknown {
 int pdx_index_capture_by_path(pdx_index *ix, const char *path, pdx_capknown *out, char *errbuf);
 /* The same by fingerprint and size (a capture indexed under another path),
  * or by the fingerprint and size of an indexed capture's uncompressed bytes
- * (the original of a capture `compress` rewrote). */
+ * (the original of a capture `compress` rewrote); a current capture before
+ * a replaced one. */
 int pdx_index_capture_by_fingerprint(pdx_index *ix, const char *fp, uint64_t size, pdx_capknown *out,
                                      char *errbuf);
 
 /* Inserts the row (with the counts it has so far), as row->id when that is
  * positive; sets row->id. */
 int pdx_index_capture_insert(pdx_index *ix, pdx_caprow *row, char *errbuf);
+/* In an open transaction, for a file not indexed itself: marks capture
+ * row->replaces (when > 0) replaced, then points capture row->revives (when
+ * > 0; a replaced one whose content the file holds) at row's path, size
+ * and mtime and makes it current again. */
+int pdx_index_capture_relink(pdx_index *ix, const pdx_caprow *row, char *errbuf);
 /* Writes final counts, status, warnings, sections and interfaces. */
 int pdx_index_capture_finish(pdx_index *ix, const pdx_caprow *row, char *errbuf);
 

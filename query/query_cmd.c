@@ -299,7 +299,7 @@ static void print_caret(const char *expr, size_t err_pos)
 
 typedef struct capcache {
     int64_t *id;
-    char **path;
+    char **path;            /* NULL: replaced (index --ring), its packets are gone */
     size_t n;
     sqlite3_stmt *flow_caps; /* capture IDs of one flow */
 } capcache;
@@ -317,16 +317,22 @@ static void capcache_free(capcache *c)
 #define FLOW_CAPS_SQL \
     "SELECT DISTINCT capture_id FROM packets WHERE flow_id = ?1 ORDER BY capture_id"
 
-/* Loads every capture's path (there are few) and prepares the per-flow lookup. */
+/* Loads every capture's path (there are few) and prepares the per-flow
+ * lookup.  A capture overwritten in a ring (index --ring, schema 5) holds
+ * none of its flows' packets any more: it is kept without a path. */
 static int capcache_load(capcache *c, sqlite3 *db, char *err)
 {
     sqlite3_stmt *st = NULL;
     size_t cap = 0;
     int rc;
-    if (sqlite3_prepare_v2(db, "SELECT id, path FROM captures ORDER BY id", -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db, "SELECT id, path, replaced_ns IS NOT NULL FROM captures ORDER BY id",
+                           -1, &st, NULL) != SQLITE_OK &&
+        sqlite3_prepare_v2(db, "SELECT id, path, 0 FROM captures ORDER BY id", -1, &st, NULL) !=
+            SQLITE_OK)
         return pdx_errf(err, PDX_EDB, "reading captures: %s", sqlite3_errmsg(db));
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *p = (const char *)sqlite3_column_text(st, 1);
+        int gone = sqlite3_column_int(st, 2) != 0;
         if (c->n == cap) {
             size_t nc = cap ? cap * 2 : 64;
             int64_t *ni = realloc(c->id, nc * sizeof(*ni));
@@ -342,8 +348,8 @@ static int capcache_load(capcache *c, sqlite3 *db, char *err)
             cap = nc;
         }
         c->id[c->n] = sqlite3_column_int64(st, 0);
-        c->path[c->n] = strdup(p != NULL ? p : "");
-        if (c->path[c->n] == NULL) {
+        c->path[c->n] = gone ? NULL : strdup(p != NULL ? p : "");
+        if (c->path[c->n] == NULL && !gone) {
             sqlite3_finalize(st);
             return pdx_errf(err, PDX_ENOMEM, "out of memory");
         }
@@ -357,13 +363,18 @@ static int capcache_load(capcache *c, sqlite3 *db, char *err)
     return PDX_OK;
 }
 
+/* What capcache_path gives for a replaced capture. */
+static const char replaced_capture[] = "";
+
+/* The capture's path; replaced_capture for a replaced one; NULL when the
+ * index has no such capture. */
 static const char *capcache_path(const capcache *c, int64_t id)
 {
     size_t lo = 0, hi = c->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         if (c->id[mid] == id)
-            return c->path[mid];
+            return c->path[mid] != NULL ? c->path[mid] : replaced_capture;
         if (c->id[mid] < id)
             lo = mid + 1;
         else
@@ -373,8 +384,9 @@ static const char *capcache_path(const capcache *c, int64_t id)
 }
 
 /* Calls emit(path) for each capture holding the flow's packets, in capture
- * ID order.  A flow in one capture (first_capture = last_capture, the usual
- * case) needs no lookup at all. */
+ * ID order (not for replaced captures, whose paths hold other packets now).
+ * A flow in one capture (first_capture = last_capture, the usual case)
+ * needs no lookup at all. */
 static int flow_captures(capcache *c, sqlite3 *db, int64_t flow, int64_t first_cap, int64_t last_cap,
                          void (*emit)(void *ctx, const char *path), void *ctx, char *err)
 {
@@ -383,7 +395,8 @@ static int flow_captures(capcache *c, sqlite3 *db, int64_t flow, int64_t first_c
         if (p == NULL)
             return pdx_errf(err, PDX_EDB, "flow %" PRId64 ": capture %" PRId64 " is not in the index",
                             flow, first_cap);
-        emit(ctx, p);
+        if (p != replaced_capture)
+            emit(ctx, p);
         return PDX_OK;
     }
     int rc;
@@ -398,7 +411,8 @@ static int flow_captures(capcache *c, sqlite3 *db, int64_t flow, int64_t first_c
             return pdx_errf(err, PDX_EDB, "flow %" PRId64 ": capture %" PRId64 " is not in the index",
                             flow, id);
         }
-        emit(ctx, p);
+        if (p != replaced_capture)
+            emit(ctx, p);
     }
     if (rc != SQLITE_DONE) {
         int r = pdx_errf(err, PDX_EDB, "capture lookup: %s", sqlite3_errmsg(db));

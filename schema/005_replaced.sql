@@ -4,9 +4,10 @@
 -- time it was found overwritten in replaced_ns, and so do its flows.  A path
 -- is then unique among the captures that are not replaced, so the table is
 -- rebuilt without the UNIQUE of its path column (SQLite cannot drop it in
--- place); ids, columns and rows are kept.  legacy_alter_table keeps the
--- rename from re-checking flows_view, which names captures and is valid
--- again once the new table has that name.
+-- place); ids, columns and rows are kept.  flows_view names captures: it
+-- is dropped first (a rename checks every view) and made again at the end.
+DROP VIEW IF EXISTS flows_view;
+
 CREATE TABLE captures_new (
     id           INTEGER PRIMARY KEY,
     path         TEXT NOT NULL,          -- absolute path when indexed
@@ -45,8 +46,41 @@ SELECT id, path, size, mtime_ns, fingerprint, format, byte_order, version, ts_re
   FROM captures;
 
 DROP TABLE captures;
-PRAGMA legacy_alter_table = ON;
 ALTER TABLE captures_new RENAME TO captures;
-PRAGMA legacy_alter_table = OFF;
 
 CREATE UNIQUE INDEX captures_path ON captures(path) WHERE replaced_ns IS NULL;
+
+-- flows_view as 001 made it, but its captures column leaves out the
+-- replaced captures: their paths hold other packets now.
+CREATE VIEW flows_view AS
+SELECT id,
+       CASE proto WHEN 6 THEN 'tcp' WHEN 17 THEN 'udp' WHEN 1 THEN 'icmp' WHEN 58 THEN 'icmp6'
+                  WHEN 132 THEN 'sctp' WHEN 47 THEN 'gre' ELSE
+                  CASE WHEN proto IS NULL THEN printf('eth:0x%04x', ethertype) ELSE CAST(proto AS TEXT) END
+       END AS proto,
+       CASE WHEN src_ip IS NULL THEN NULL
+             WHEN substr(src_ip, 1, 12) = x'00000000000000000000ffff' THEN
+               ((instr('0123456789ABCDEF', substr(hex(src_ip), 25, 1)) - 1) * 16 + instr('0123456789ABCDEF', substr(hex(src_ip), 26, 1)) - 1) || '.' || ((instr('0123456789ABCDEF', substr(hex(src_ip), 27, 1)) - 1) * 16 + instr('0123456789ABCDEF', substr(hex(src_ip), 28, 1)) - 1) || '.' || ((instr('0123456789ABCDEF', substr(hex(src_ip), 29, 1)) - 1) * 16 + instr('0123456789ABCDEF', substr(hex(src_ip), 30, 1)) - 1) || '.' || ((instr('0123456789ABCDEF', substr(hex(src_ip), 31, 1)) - 1) * 16 + instr('0123456789ABCDEF', substr(hex(src_ip), 32, 1)) - 1)
+             ELSE
+               coalesce(nullif(ltrim(lower(substr(hex(src_ip), 1, 4)), '0'), ''), '0') || ':' || coalesce(nullif(ltrim(lower(substr(hex(src_ip), 5, 4)), '0'), ''), '0') || ':' || coalesce(nullif(ltrim(lower(substr(hex(src_ip), 9, 4)), '0'), ''), '0') || ':' || coalesce(nullif(ltrim(lower(substr(hex(src_ip), 13, 4)), '0'), ''), '0') || ':' || coalesce(nullif(ltrim(lower(substr(hex(src_ip), 17, 4)), '0'), ''), '0') || ':' || coalesce(nullif(ltrim(lower(substr(hex(src_ip), 21, 4)), '0'), ''), '0') || ':' || coalesce(nullif(ltrim(lower(substr(hex(src_ip), 25, 4)), '0'), ''), '0') || ':' || coalesce(nullif(ltrim(lower(substr(hex(src_ip), 29, 4)), '0'), ''), '0') END AS src,
+       src_port AS sport,
+       CASE WHEN dst_ip IS NULL THEN NULL
+             WHEN substr(dst_ip, 1, 12) = x'00000000000000000000ffff' THEN
+               ((instr('0123456789ABCDEF', substr(hex(dst_ip), 25, 1)) - 1) * 16 + instr('0123456789ABCDEF', substr(hex(dst_ip), 26, 1)) - 1) || '.' || ((instr('0123456789ABCDEF', substr(hex(dst_ip), 27, 1)) - 1) * 16 + instr('0123456789ABCDEF', substr(hex(dst_ip), 28, 1)) - 1) || '.' || ((instr('0123456789ABCDEF', substr(hex(dst_ip), 29, 1)) - 1) * 16 + instr('0123456789ABCDEF', substr(hex(dst_ip), 30, 1)) - 1) || '.' || ((instr('0123456789ABCDEF', substr(hex(dst_ip), 31, 1)) - 1) * 16 + instr('0123456789ABCDEF', substr(hex(dst_ip), 32, 1)) - 1)
+             ELSE
+               coalesce(nullif(ltrim(lower(substr(hex(dst_ip), 1, 4)), '0'), ''), '0') || ':' || coalesce(nullif(ltrim(lower(substr(hex(dst_ip), 5, 4)), '0'), ''), '0') || ':' || coalesce(nullif(ltrim(lower(substr(hex(dst_ip), 9, 4)), '0'), ''), '0') || ':' || coalesce(nullif(ltrim(lower(substr(hex(dst_ip), 13, 4)), '0'), ''), '0') || ':' || coalesce(nullif(ltrim(lower(substr(hex(dst_ip), 17, 4)), '0'), ''), '0') || ':' || coalesce(nullif(ltrim(lower(substr(hex(dst_ip), 21, 4)), '0'), ''), '0') || ':' || coalesce(nullif(ltrim(lower(substr(hex(dst_ip), 25, 4)), '0'), ''), '0') || ':' || coalesce(nullif(ltrim(lower(substr(hex(dst_ip), 29, 4)), '0'), ''), '0') END AS dst,
+       dst_port AS dport,
+       strftime('%Y-%m-%dT%H:%M:%S', first_ns / 1000000000, 'unixepoch') || printf('.%09dZ', first_ns % 1000000000) AS first,
+       strftime('%Y-%m-%dT%H:%M:%S', last_ns / 1000000000, 'unixepoch') || printf('.%09dZ', last_ns % 1000000000) AS last,
+       (last_ns - first_ns) / 1e9 AS duration_s,
+       src_packets + dst_packets AS packets,
+       src_bytes + dst_bytes AS bytes,
+       src_packets, src_bytes, dst_packets, dst_bytes,
+       vlan, tcp_flags, end_reason, community_id,
+       CASE WHEN src_mac IS NULL THEN NULL ELSE lower(substr(hex(src_mac), 1, 2) || ':' || substr(hex(src_mac), 3, 2) || ':' || substr(hex(src_mac), 5, 2) || ':' || substr(hex(src_mac), 7, 2) || ':' || substr(hex(src_mac), 9, 2) || ':' || substr(hex(src_mac), 11, 2)) END AS src_mac,
+       CASE WHEN dst_mac IS NULL THEN NULL ELSE lower(substr(hex(dst_mac), 1, 2) || ':' || substr(hex(dst_mac), 3, 2) || ':' || substr(hex(dst_mac), 5, 2) || ':' || substr(hex(dst_mac), 7, 2) || ':' || substr(hex(dst_mac), 9, 2) || ':' || substr(hex(dst_mac), 11, 2)) END AS dst_mac,
+       tunnel,
+       (SELECT group_concat(c.path, ' ') FROM captures c
+         WHERE c.id IN (SELECT p.capture_id FROM packets p WHERE p.flow_id = flows.id)
+           AND c.replaced_ns IS NULL) AS captures
+FROM flows;

@@ -44,12 +44,13 @@ same ring_same_flows_as_all_rounds "$(flows "$T/r.db" | md5sum)" "$(flows "$T/re
 same ring_same_offsets_as_all_rounds "$(segs "$T/r.db" | md5sum)" "$(segs "$T/ref.db" | md5sum)"
 expect ring_rerun_idempotent 0 "$PDX" index --ring --json --db "$T/r.db" "$T/ring"
 has ring_rerun_skips "$T/out" '"captures_indexed":0,"captures_skipped":3,'
-# A file that grew and starts with the same packet was appended to, not
-# written over: --ring reports it and does not index its first packets twice.
+# A file that grew and still starts with the bytes that were indexed was
+# appended to, not written over: --ring reports it and does not index its
+# first packets twice.
 cp "$T/ring/ring2" "$T/ring2.keep"
 tail -c +25 "$T/part005.pcap" >>"$T/ring/ring2"
 expect ring_appended_reported 5 "$PDX" index --ring --db "$T/r.db" "$T/ring"
-has ring_appended_warning "$T/err" "ring2: changed since it was indexed: it grew and starts with the same packet"
+has ring_appended_warning "$T/err" "ring2: changed since it was indexed: it grew, and the bytes that were indexed are still its start"
 same ring_appended_not_indexed "$(q "$T/r.db" "SELECT count(*), sum(replaced_ns IS NOT NULL) FROM captures")" "5|2"
 cp "$T/ring2.keep" "$T/ring/ring2"
 
@@ -78,6 +79,66 @@ F2=$(q "$T/r.db" "SELECT id FROM flows WHERE first_capture = 4 ORDER BY id LIMIT
 expect ring_carve_new_round 0 "$PDX" carve --db "$T/r.db" -o "$T/n.pcap" "$F2"
 expect ring_carve_new_round_ref 0 "$PDX" carve --db "$T/ref.db" -o "$T/n_ref.pcap" "$F2"
 cmp -s "$T/n.pcap" "$T/n_ref.pcap" && ok ring_carve_new_round_bytes || bad ring_carve_new_round_bytes "differ"
+# query's capture lists and flows_view leave the overwritten captures out.
+F1=$(q "$T/r.db" "SELECT id FROM flows WHERE first_capture = 1 AND last_capture = 1 ORDER BY id LIMIT 1")
+"$PDX" query --db "$T/r.db" --format json >"$T/q.json"
+has ring_query_json_no_gone_path "$T/q.json" "^\{\"id\":$F1,.*\"captures\":\[\]\}$"
+has ring_query_json_current_path "$T/q.json" "^\{\"id\":$F2,.*\"captures\":\[\"[^\"]*/ring/ring0\""
+same ring_view_no_gone_path "$(q "$T/r.db" "SELECT coalesce(captures, 'none') FROM flows_view WHERE id = $F1")" none
+# compress refuses a file that is not what the index holds for its path.
+cp "$T/part005.pcap" "$T/ring/ring2"
+expect ring_compress_changed 4 "$PDX" compress --db "$T/r.db" "$T/ring/ring2"
+has ring_compress_message "$T/err" "ring2: changed since it was indexed: not compressed"
+[ ! -e "$T/ring/ring2.zst" ] && ok ring_compress_no_output || bad ring_compress_no_output "ring2.zst written"
+cp "$T/ring2.keep" "$T/ring/ring2"
+
+# A copy of a round saved before the ring overwrote it: the replaced capture
+# is read from the copy from then on, and its flows carve again.
+mkdir -p "$T/sring" "$T/arch"
+cp "$T/part000.pcap" "$T/sring/ring0"
+cp "$T/part001.pcap" "$T/sring/ring1"
+"$PDX" index -q --ring --db "$T/s.db" "$T/sring"
+cp "$T/sring/ring0" "$T/arch/saved.pcap"
+cp "$T/part002.pcap" "$T/sring/ring0"
+"$PDX" index -q --ring --db "$T/s.db" "$T/sring"
+FS=$(q "$T/s.db" "SELECT id FROM flows WHERE first_capture = 1 AND last_capture = 1 ORDER BY id LIMIT 1")
+expect ring_saved_gone 6 "$PDX" carve --db "$T/s.db" -o "$T/s1.pcap" "$FS"
+expect ring_saved_copy 0 "$PDX" index --ring --db "$T/s.db" "$T/arch"
+has ring_saved_note "$T/err" "saved.pcap: same content as capture 1, indexed from .*/sring/ring0 and overwritten there since"
+same ring_saved_row "$(q "$T/s.db" "SELECT replace(path, '$T/', '') || ':' || (replaced_ns IS NULL) FROM captures WHERE id = 1")" "arch/saved.pcap:1"
+expect ring_saved_carves 0 "$PDX" carve --db "$T/s.db" -o "$T/s1.pcap" "$FS"
+"$PDX" carve --db "$T/ref.db" -o "$T/s1_ref.pcap" "$FS" 2>/dev/null
+cmp -s "$T/s1.pcap" "$T/s1_ref.pcap" && ok ring_saved_carve_bytes || bad ring_saved_carve_bytes "differ"
+expect ring_saved_verify 0 "$PDX" verify --db "$T/s.db"
+has ring_saved_verify_note "$T/err" "3 captures present and unchanged, 0 not"
+# A new round with the same content as another capture (two header-only
+# files) is not indexed again, but the round it overwrote is gone all the same.
+head -c 24 "$T/part000.pcap" >"$T/sring/ring1.new"
+cp "$T/sring/ring1.new" "$T/arch/empty.pcap"
+rm "$T/sring/ring1.new"
+"$PDX" index -q --ring --db "$T/s.db" "$T/arch/empty.pcap"
+head -c 24 "$T/part000.pcap" >"$T/sring/ring1"
+expect ring_same_content_round 0 "$PDX" index --ring --db "$T/s.db" "$T/sring"
+has ring_same_content_note "$T/err" "ring1: same content as indexed capture .*empty.pcap; skipped"
+same ring_same_content_marked "$(q "$T/s.db" "SELECT replaced_ns IS NOT NULL FROM captures WHERE id = 2")" 1
+expect ring_same_content_verify 0 "$PDX" verify --db "$T/s.db"
+# Out-of-order times: a file whose first record is not its earliest, then
+# appended to, is still seen as appended to (its indexed bytes unchanged).
+mkdir -p "$T/oring"
+python3 - "$T/part000.pcap" "$T/oring/ring0" <<'PYEOF'
+import struct, sys
+d = bytearray(open(sys.argv[1], "rb").read())
+sec, usec = struct.unpack_from("<II", d, 24)
+struct.pack_into("<II", d, 24, sec + 1, usec)   # the first record one second late
+open(sys.argv[2], "wb").write(d[:len(d) // 2])
+open(sys.argv[2] + ".rest", "wb").write(d[len(d) // 2:])
+PYEOF
+"$PDX" index -q --ring --db "$T/o.db" "$T/oring/ring0" 2>/dev/null
+cat "$T/oring/ring0.rest" >>"$T/oring/ring0"
+rm "$T/oring/ring0.rest"
+expect ring_ooo_appended 5 "$PDX" index --ring --db "$T/o.db" "$T/oring/ring0"
+has ring_ooo_appended_warning "$T/err" "ring0: changed since it was indexed: it grew"
+same ring_ooo_not_replaced "$(q "$T/o.db" "SELECT count(*), count(replaced_ns) FROM captures")" "1|0"
 
 # --settle without --watch (a run from cron while the capture tool writes):
 # a file modified less than SECS ago is left for a later run.

@@ -946,23 +946,68 @@ typedef struct seen {
     int64_t mtime_ns;
     double stable_since; /* when size and mtime last changed */
     int done;            /* indexed, skipped, or not a capture at this size */
+    unsigned gen;        /* the walk that last found it */
 } seen;
 
 typedef struct watcher {
     indexer *x;
     seen *files;
     size_t n, cap;
+    size_t *slot;        /* files by path hash: index + 1, 0 for none */
+    size_t nslot;        /* a power of two, at least twice n */
+    unsigned gen;        /* walks so far */
+    uint64_t soon_ms;    /* from a change event to the look it brings */
+    uint64_t repeat_ms;  /* between looks when nothing is heard */
     uv_timer_t timer;
     uv_fs_event_t event;
     uv_signal_t sigint, sigterm;
     int status;
 } watcher;
 
+static size_t path_hash(const char *p)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    return (size_t)h;
+}
+
+/* The hash's slot for path: where it is, or the empty one it would take. */
+static size_t seen_slot(const watcher *w, const char *path)
+{
+    size_t mask = w->nslot - 1, h = path_hash(path) & mask;
+    while (w->slot[h] != 0 && strcmp(w->files[w->slot[h] - 1].path, path) != 0)
+        h = (h + 1) & mask;
+    return h;
+}
+
+/* Rebuilds the hash for room for want files. */
+static int seen_rehash(watcher *w, size_t want)
+{
+    size_t n = 64;
+    while (n < 2 * want)
+        n *= 2;
+    size_t *slot = calloc(n, sizeof(*slot));
+    if (slot == NULL)
+        return PDX_ENOMEM;
+    free(w->slot);
+    w->slot = slot;
+    w->nslot = n;
+    for (size_t i = 0; i < w->n; i++)
+        w->slot[seen_slot(w, w->files[i].path)] = i + 1;
+    return PDX_OK;
+}
+
+/* The file's entry, made when it is new.  A directory of tens of thousands
+ * of captures is walked every second: finding each must not cost a scan of
+ * the others. */
 static seen *seen_get(watcher *w, const char *path)
 {
-    for (size_t i = 0; i < w->n; i++)
-        if (strcmp(w->files[i].path, path) == 0)
-            return &w->files[i];
+    if (w->nslot < 2 * (w->n + 1) && seen_rehash(w, w->n + 1) < 0)
+        return NULL;
+    size_t h = seen_slot(w, path);
+    if (w->slot[h] != 0)
+        return &w->files[w->slot[h] - 1];
     if (pdx_grow(&w->files, &w->cap, w->n + 1, sizeof(*w->files)) < 0)
         return NULL;
     seen *s = &w->files[w->n];
@@ -970,8 +1015,26 @@ static seen *seen_get(watcher *w, const char *path)
     s->path = strdup(path);
     if (s->path == NULL)
         return NULL;
-    w->n++;
+    w->slot[h] = ++w->n;
     return s;
+}
+
+/* Forgets the files the last walk did not find (deleted: a ring that
+ * removes its oldest file, an archive that expires), so that what is kept
+ * stays the size of the directory. */
+static int seen_sweep(watcher *w)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < w->n; i++) {
+        if (w->files[i].gen == w->gen)
+            w->files[k++] = w->files[i];
+        else
+            free(w->files[i].path);
+    }
+    if (k == w->n)
+        return PDX_OK;
+    w->n = k;
+    return seen_rehash(w, k);
 }
 
 static int cmp_seen(const void *a, const void *b)
@@ -996,6 +1059,7 @@ static int watch_walk_cb(const char *fpath, const struct stat *sb, int type, str
     seen *s = seen_get(w, real);
     if (s == NULL)
         return -1;
+    s->gen = w->gen;
     int64_t mt = (int64_t)sb->st_mtim.tv_sec * 1000000000LL + sb->st_mtim.tv_nsec;
     if (s->stable_since == 0 || s->size != (uint64_t)sb->st_size || s->mtime_ns != mt) {
         s->size = (uint64_t)sb->st_size;
@@ -1011,13 +1075,21 @@ static int watch_walk_cb(const char *fpath, const struct stat *sb, int type, str
 static void watch_scan(watcher *w)
 {
     indexer *x = w->x;
+    double t0 = now_s();
     walk_watcher = w;
-    if (nftw(x->watch_dir, watch_walk_cb, 32, FTW_PHYS) != 0) {
+    w->gen++;
+    if (nftw(x->watch_dir, watch_walk_cb, 32, FTW_PHYS) != 0 || seen_sweep(w) < 0) {
         pdx_cli_error("%s: cannot read directory: %s", x->watch_dir, strerror(errno));
         w->status = PDX_EXIT_INPUT;
         uv_stop(x->loop);
         return;
     }
+    /* A walk of a large directory takes a while: look at most a tenth of
+     * the time (a fifth while a writer sends change events). */
+    uint64_t walk_ms = (uint64_t)((now_s() - t0) * 1000.0);
+    w->soon_ms = PDX_MAX(200, 5 * walk_ms);
+    w->repeat_ms = PDX_MAX(1000, 10 * walk_ms);
+    uv_timer_set_repeat(&w->timer, w->repeat_ms);
     seen **order = malloc((w->n ? w->n : 1) * sizeof(*order));
     if (order == NULL)
         return;
@@ -1073,8 +1145,8 @@ static void on_fs_event(uv_fs_event_t *h, const char *name, int events, int stat
     /* Look again soon: a rename or close is often the writer moving on.  A
      * writer that keeps writing sends events faster than that: a look
      * already due soon is not put off again, or it never comes. */
-    if (uv_timer_get_due_in(&w->timer) > 200)
-        uv_timer_start(&w->timer, on_timer, 200, 500);
+    if (uv_timer_get_due_in(&w->timer) > w->soon_ms)
+        uv_timer_start(&w->timer, on_timer, w->soon_ms, w->repeat_ms);
 }
 
 static void on_signal_uv(uv_signal_t *h, int sig)
@@ -1107,6 +1179,8 @@ static int watch_run(indexer *x)
     x->sync_each = 1; /* "indexed FILE" is said once it is committed */
     uv_timer_init(&loop, &w.timer);
     w.timer.data = &w;
+    w.soon_ms = 200;
+    w.repeat_ms = 1000;
     uv_fs_event_init(&loop, &w.event);
     w.event.data = &w;
     uv_signal_init(&loop, &w.sigint);
@@ -1129,6 +1203,7 @@ static int watch_run(indexer *x)
     for (size_t i = 0; i < w.n; i++)
         free(w.files[i].path);
     free(w.files);
+    free(w.slot);
     return w.status;
 }
 

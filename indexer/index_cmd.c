@@ -603,7 +603,9 @@ static int same_content(indexer *x, const input *in, pdx_caprow *row, const char
     if (known != NULL && known->replaced && known->size == row->size &&
         strcmp(known->fingerprint, row->fingerprint) == 0)
         row->revives = known->id;
-    if ((row->replaces > 0 || row->revives > 0) && db_call(x, call_relink, row, &no_info, err) < 0) {
+    /* Committed before the next check, which reads what is committed. */
+    if ((row->replaces > 0 || row->revives > 0) &&
+        (db_call(x, call_relink, row, &no_info, err) < 0 || settle(x, err) < 0)) {
         pdx_cli_error("%s: %s", x->db_path, err);
         return CAP_FATAL;
     }

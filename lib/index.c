@@ -488,7 +488,7 @@ static int update_capture(pdx_index *ix, const char *sql, int64_t id, const char
     if (rc != SQLITE_DONE)
         return dberr(ix, errbuf, what);
     if (sqlite3_changes(ix->db) != 1)
-        return pdx_errf(errbuf, PDX_EDB, "%s: capture %lld is not a current capture of the index",
+        return pdx_errf(errbuf, PDX_EDB, "%s: capture %lld changed meanwhile (another writer?)",
                         what, (long long)id);
     return PDX_OK;
 }

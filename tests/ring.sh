@@ -93,18 +93,21 @@ has ring_compress_message "$T/err" "ring2: changed since it was indexed: not com
 cp "$T/ring2.keep" "$T/ring/ring2"
 
 # A copy of a round saved before the ring overwrote it: the replaced capture
-# is read from the copy from then on, and its flows carve again.
+# is read from the copy from then on, and its flows carve again; a second
+# copy in the same run is then a copy of a current capture.
 mkdir -p "$T/sring" "$T/arch"
 cp "$T/part000.pcap" "$T/sring/ring0"
 cp "$T/part001.pcap" "$T/sring/ring1"
 "$PDX" index -q --ring --db "$T/s.db" "$T/sring"
 cp "$T/sring/ring0" "$T/arch/saved.pcap"
+cp "$T/sring/ring0" "$T/arch/saved2.pcap"
 cp "$T/part002.pcap" "$T/sring/ring0"
 "$PDX" index -q --ring --db "$T/s.db" "$T/sring"
 FS=$(q "$T/s.db" "SELECT id FROM flows WHERE first_capture = 1 AND last_capture = 1 ORDER BY id LIMIT 1")
 expect ring_saved_gone 6 "$PDX" carve --db "$T/s.db" -o "$T/s1.pcap" "$FS"
 expect ring_saved_copy 0 "$PDX" index --ring --db "$T/s.db" "$T/arch"
 has ring_saved_note "$T/err" "saved.pcap: same content as capture 1, indexed from .*/sring/ring0 and overwritten there since"
+has ring_saved_second_copy "$T/err" "saved2.pcap: same content as indexed capture .*/arch/saved.pcap; skipped"
 same ring_saved_row "$(q "$T/s.db" "SELECT replace(path, '$T/', '') || ':' || (replaced_ns IS NULL) FROM captures WHERE id = 1")" "arch/saved.pcap:1"
 expect ring_saved_carves 0 "$PDX" carve --db "$T/s.db" -o "$T/s1.pcap" "$FS"
 "$PDX" carve --db "$T/ref.db" -o "$T/s1_ref.pcap" "$FS" 2>/dev/null

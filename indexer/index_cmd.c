@@ -84,7 +84,7 @@ typedef struct indexer {
     uv_loop_t *loop;
     /* totals */
     uint64_t captures_done, captures_skipped, captures_failed, captures_changed, captures_damaged;
-    uint64_t captures_replaced, captures_pending;
+    uint64_t captures_replaced, captures_pending, captures_resumed;
     uint64_t packets, bytes, file_bytes, filtered, warnings, not_captures;
     char *warn_json;
     size_t warn_json_len, warn_json_cap;
@@ -507,7 +507,8 @@ static int call_begin(pdx_index *ix, void *arg, char *errbuf)
     cap_call *c = arg;
     int rc = PDX_OK;
     if (ix != NULL && (rc = pdx_index_begin(ix, errbuf)) == PDX_OK)
-        rc = pdx_index_capture_insert(ix, &c->row, errbuf);
+        rc = c->row.resumes > 0 ? pdx_index_capture_resume(ix, &c->row, errbuf)
+                                : pdx_index_capture_insert(ix, &c->row, errbuf);
     cap_call_free(c);
     return rc;
 }
@@ -671,15 +672,20 @@ static int check_capture(indexer *x, const input *in, pdx_caprow *row)
             x->captures_skipped++;
             return CAP_SKIP;
         }
-        if (!x->ring) {
-            warn(x, "%s: changed since it was indexed (size or content differ); not indexed again",
-                 in->path);
+        if (appended_to(in, &known, row)) {
+            /* Its flows go on into the new records only from where the
+             * index left them: at the end of the last capture indexed. */
+            if (known.id == x->next_cap_id - 1) {
+                row->resumes = known.id;
+                return CAP_OK;
+            }
+            warn(x, "%s: changed since it was indexed: it grew, but other captures were indexed "
+                    "after it, so its flows cannot go on; not indexed again", in->path);
             x->captures_changed++;
             return CAP_SKIP;
         }
-        if (appended_to(in, &known, row)) {
-            warn(x, "%s: changed since it was indexed: it grew, and the bytes that were indexed "
-                    "are still its start (appended to, not a ring's next round); not indexed again",
+        if (!x->ring) {
+            warn(x, "%s: changed since it was indexed (size or content differ); not indexed again",
                  in->path);
             x->captures_changed++;
             return CAP_SKIP;
@@ -695,6 +701,33 @@ static int check_capture(indexer *x, const input *in, pdx_caprow *row)
     if (rc == 1)
         return same_content(x, in, row, same ? same->path : known.path, same ? NULL : &known);
     return CAP_OK;
+}
+
+static int64_t next_seg_cb(void *ctx, int64_t flow_id, int64_t capture_id)
+{
+    return pdx_index_next_seg(ctx, flow_id, capture_id);
+}
+
+/* Takes capture id up again, its file grown since it was indexed as the last
+ * capture: *after gets the offset of the last record it holds; each flow it
+ * holds goes on with its next segment there, each rollup kind with its next
+ * run. */
+static int resume_capture(indexer *x, int64_t id, int64_t *after, char *err)
+{
+    int rc;
+    if ((rc = settle(x, err)) < 0 || (rc = pdx_index_capture_last_offset(x->ix, id, after, err)) < 0)
+        return rc;
+    if ((rc = pdx_flowtab_resume(x->ft, id, next_seg_cb, x->ix)) < 0)
+        return pdx_errf(err, rc, "capture %lld: %s", (long long)id,
+                        rc == PDX_ECORRUPT ? "a flow's segments are numbered past 2^32"
+                                           : pdx_index_errmsg(x->ix));
+    for (int k = 0; k < PDX_TOP_NKINDS; k++) {
+        uint32_t seq = 0;
+        if ((rc = pdx_index_next_run(x->ix, id, pdx_rollup_kind_name(k), &seq, err)) < 0)
+            return rc;
+        pdx_rollup_set_seq(x->ru, k, seq);
+    }
+    return PDX_OK;
 }
 
 static int index_one(indexer *x, input *in)
@@ -728,23 +761,30 @@ static int index_one(indexer *x, input *in)
     if (x->jobs > 1)
         parse_job_start(job, x->loop);
 
-    row.id = x->next_cap_id;
+    int resuming = row.resumes > 0;
+    int64_t resume_after = -1; /* resuming: the last record indexed before */
+    row.id = resuming ? row.resumes : x->next_cap_id;
     row.first_ns = row.last_ns = INT64_MIN;
     row.status = "indexing";
     row.warnings = "";
+    pdx_rollup_reset(x->ru);
+    if (resuming && resume_capture(x, row.id, &resume_after, err) < 0) {
+        pdx_cli_error("%s: %s", x->db_path, err);
+        goto fatal;
+    }
     if (db_call(x, call_begin, &row, parse_job_header(job), err) < 0) {
         pdx_cli_error("%s: %s", x->db_path, err);
         goto fatal;
     }
-    pdx_rollup_reset(x->ru);
     x->ru_capture = row.id;
     if (queued_add(x, &row) < 0) {
         pdx_cli_error("out of memory");
         goto fatal;
     }
-    x->next_cap_id++;
+    if (!resuming)
+        x->next_cap_id++;
 
-    uint64_t n_packets = 0;
+    uint64_t n_packets = 0, n_new = 0, new_bytes = 0;
     for (int last = 0; !last;) {
         const parse_chunk *c = parse_job_next(job);
         for (size_t i = 0; i < c->n; i++) {
@@ -758,6 +798,12 @@ static int index_one(indexer *x, input *in)
                 pdx_flowtab_prefetch(x->ft, c->item[i + 4].hash, PDX_PREFETCH_FLOW);
             if (i + 2 < c->n)
                 pdx_flowtab_prefetch(x->ft, c->item[i + 2].hash, PDX_PREFETCH_NEIGHBOURS);
+            if (resuming) {
+                if ((int64_t)it->offset <= resume_after)
+                    continue; /* indexed before the file grew */
+                n_new++;
+                new_bytes += it->wirelen;
+            }
             rc = pdx_flowtab_packet_keyed(x->ft, &it->pkt, &it->key, it->hash, it->linktype,
                                           row.id, it->offset, it->ts_ns, it->wirelen);
             if (rc < 0) {
@@ -841,8 +887,14 @@ static int index_one(indexer *x, input *in)
                          "capture %lld keeps its flows, its packets are gone",
                          in->path, (long long)row.replaces);
     }
-    x->packets += row.packets;
-    x->bytes += row.bytes;
+    if (resuming) {
+        x->captures_resumed++;
+        if (!x->quiet && !x->json)
+            pdx_cli_note("%s: grew since it was indexed: its %llu new packets are indexed into "
+                         "capture %lld", in->path, (unsigned long long)n_new, (long long)row.id);
+    }
+    x->packets += resuming ? n_new : row.packets;
+    x->bytes += resuming ? new_bytes : row.bytes;
     x->file_bytes += row.size;
     x->filtered += pr->filtered;
     x->cur_path = NULL; /* its bytes and packets are in file_bytes and packets now */
@@ -861,7 +913,8 @@ changed:
      * again from the index. */
     settle(x, err);
     pdx_index_rollback(x->ix);
-    x->next_cap_id--;
+    if (!resuming)
+        x->next_cap_id--;
     free(x->qd[--x->n_qd].path);
     parse_job_close(job);
     return reload_flows(x) < 0 ? CAP_FATAL : CAP_SKIP;
@@ -905,7 +958,7 @@ static void summary(indexer *x, double secs)
     if (x->json) {
         printf("{\"db\":\"%s\",\"captures_indexed\":%llu,\"captures_skipped\":%llu,"
                "\"captures_failed\":%llu,\"captures_changed\":%llu,\"captures_damaged\":%llu,"
-               "\"captures_replaced\":%llu,\"captures_pending\":%llu,"
+               "\"captures_replaced\":%llu,\"captures_pending\":%llu,\"captures_resumed\":%llu,"
                "\"not_captures\":%llu,\"packets\":%llu,\"packets_filtered\":%llu,"
                "\"flows_created\":%llu,\"bytes\":%llu,\"file_bytes\":%llu,\"seconds\":%.3f,"
                "\"gb_per_s\":%.3f,\"warnings\":[%s]}\n",
@@ -913,6 +966,7 @@ static void summary(indexer *x, double secs)
                (unsigned long long)x->captures_skipped, (unsigned long long)x->captures_failed,
                (unsigned long long)x->captures_changed, (unsigned long long)x->captures_damaged,
                (unsigned long long)x->captures_replaced, (unsigned long long)x->captures_pending,
+               (unsigned long long)x->captures_resumed,
                (unsigned long long)x->not_captures, (unsigned long long)x->packets,
                (unsigned long long)x->filtered, (unsigned long long)flows,
                (unsigned long long)x->bytes, (unsigned long long)x->file_bytes, secs, gbps,

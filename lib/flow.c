@@ -715,6 +715,25 @@ static int cmp_flow_id(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+int pdx_flowtab_resume(pdx_flowtab *t, int64_t capture_id,
+                       int64_t (*next_seg)(void *ctx, int64_t flow_id, int64_t capture_id),
+                       void *ctx)
+{
+    for (size_t i = 0; i < t->cap; i++) {
+        pdx_flow *f = t->slots[i].f;
+        if (f == NULL || f->last_capture != capture_id)
+            continue;
+        int64_t seg = next_seg(ctx, f->id, capture_id);
+        if (seg < 0)
+            return (int)seg;
+        if (seg > UINT32_MAX)
+            return PDX_ECORRUPT;
+        f->cur_capture = capture_id;
+        f->seg = (uint32_t)seg;
+    }
+    return PDX_OK;
+}
+
 int pdx_flowtab_end_capture(pdx_flowtab *t, int64_t capture_id)
 {
     /* No sweep here: the last packet's already ended every flow that the

@@ -469,10 +469,11 @@ static int prepared(pdx_index *ix, sqlite3_stmt **slot, const char *sql);
 /* The time now in nanoseconds since the epoch, in SQL (milliseconds apart). */
 #define SQL_NOW_NS "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) * 1000000"
 
-/* Runs sql, bound to id and then to text/size/mtime when text is given; it
- * must change exactly one row. */
+/* Runs sql, bound to id and then to text/size/mtime when text is given (and
+ * row's fingerprint as ?5 when row is); it must change exactly one row. */
 static int update_capture(pdx_index *ix, const char *sql, int64_t id, const char *text,
-                          uint64_t size, int64_t mtime_ns, const char *what, char *errbuf)
+                          uint64_t size, int64_t mtime_ns, const pdx_caprow *row,
+                          const char *what, char *errbuf)
 {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(ix->db, sql, -1, &st, NULL) != SQLITE_OK)
@@ -483,6 +484,8 @@ static int update_capture(pdx_index *ix, const char *sql, int64_t id, const char
         sqlite3_bind_int64(st, 3, (sqlite3_int64)size);
         sqlite3_bind_int64(st, 4, mtime_ns);
     }
+    if (row != NULL)
+        sqlite3_bind_text(st, 5, row->fingerprint, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
@@ -501,7 +504,80 @@ static int mark_replaced(pdx_index *ix, int64_t id, char *errbuf)
     return update_capture(ix,
                           "UPDATE captures SET replaced_ns = " SQL_NOW_NS
                           " WHERE id=?1 AND replaced_ns IS NULL",
-                          id, NULL, 0, 0, "mark the overwritten capture", errbuf);
+                          id, NULL, 0, 0, NULL, "mark the overwritten capture", errbuf);
+}
+
+int pdx_index_capture_resume(pdx_index *ix, const pdx_caprow *row, char *errbuf)
+{
+    int rc = update_capture(ix,
+                            "UPDATE captures SET status='indexing', path=?2, size=?3, mtime_ns=?4,"
+                            " fingerprint=?5 WHERE id=?1 AND path=?2 AND replaced_ns IS NULL",
+                            row->resumes, row->path, row->size, row->mtime_ns, row,
+                            "take up the capture again", errbuf);
+    if (rc < 0)
+        return rc;
+    char sql[96];
+    static const char *const tables[] = {"sections", "interfaces"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE capture_id=%lld", tables[i],
+                 (long long)row->resumes);
+        if ((rc = exec(ix, sql, errbuf)) < 0)
+            return rc;
+    }
+    return PDX_OK;
+}
+
+/* The one integer that sql (bound to a, then b or text) returns. */
+static int query_one(pdx_index *ix, const char *sql, int64_t a, int64_t b, const char *text,
+                     int64_t *out, char *errbuf)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(ix->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return dberr(ix, errbuf, "prepare");
+    sqlite3_bind_int64(st, 1, a);
+    if (text != NULL)
+        sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_int64(st, 2, b);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_INTEGER)
+        *out = sqlite3_column_int64(st, 0);
+    else if (rc == SQLITE_ROW)
+        rc = SQLITE_MISMATCH;
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW)
+        return pdx_errf(errbuf, PDX_EDB, "reading capture %lld: %s", (long long)a,
+                        rc == SQLITE_MISMATCH ? "not an integer" : sqlite3_errmsg(ix->db));
+    return PDX_OK;
+}
+
+int pdx_index_capture_last_offset(pdx_index *ix, int64_t capture_id, int64_t *out, char *errbuf)
+{
+    return query_one(ix, "SELECT coalesce(max(last_offset), -1) FROM packets WHERE capture_id=?1",
+                     capture_id, 0, NULL, out, errbuf);
+}
+
+int64_t pdx_index_next_seg(pdx_index *ix, int64_t flow_id, int64_t capture_id)
+{
+    int64_t v = 0;
+    int rc = query_one(ix, "SELECT coalesce(max(seg) + 1, 0) FROM packets WHERE flow_id=?1"
+                           " AND capture_id=?2",
+                       flow_id, capture_id, NULL, &v, ix->err);
+    return rc < 0 ? rc : v < 0 ? PDX_ECORRUPT : v;
+}
+
+int pdx_index_next_run(pdx_index *ix, int64_t capture_id, const char *kind, uint32_t *out,
+                       char *errbuf)
+{
+    int64_t v = 0;
+    int rc = query_one(ix, "SELECT coalesce(max(seq) + 1, 0) FROM rollups WHERE capture_id=?1"
+                           " AND kind=?2",
+                       capture_id, 0, kind, &v, errbuf);
+    if (rc == PDX_OK && (v < 0 || v > UINT32_MAX))
+        return pdx_errf(errbuf, PDX_EDB, "capture %lld: a %s rollup run numbered %lld",
+                        (long long)capture_id, kind, (long long)v);
+    *out = (uint32_t)v;
+    return rc;
 }
 
 int pdx_index_capture_relink(pdx_index *ix, const pdx_caprow *row, char *errbuf)
@@ -512,7 +588,7 @@ int pdx_index_capture_relink(pdx_index *ix, const pdx_caprow *row, char *errbuf)
     return update_capture(ix,
                           "UPDATE captures SET replaced_ns = NULL, path=?2, size=?3, mtime_ns=?4"
                           " WHERE id=?1 AND replaced_ns IS NOT NULL",
-                          row->revives, row->path, row->size, row->mtime_ns,
+                          row->revives, row->path, row->size, row->mtime_ns, NULL,
                           "point the overwritten capture at its copy", errbuf);
 }
 

@@ -87,6 +87,8 @@ typedef struct pdx_caprow {
                               (index --ring); its row is marked replaced */
     int64_t revives;       /* > 0, pdx_index_capture_relink: a replaced capture
                               whose content this file holds */
+    int64_t resumes;       /* > 0: the capture at this path, grown since it was
+                              indexed, whose new records are taken up */
 } pdx_caprow;
 
 /* What the index knows of a capture path. */
@@ -117,6 +119,16 @@ int pdx_index_capture_insert(pdx_index *ix, pdx_caprow *row, char *errbuf);
  * > 0; a replaced one whose content the file holds) at row's path, size
  * and mtime and makes it current again. */
 int pdx_index_capture_relink(pdx_index *ix, const pdx_caprow *row, char *errbuf);
+/* In an open transaction, capture row->resumes (the last one indexed, its
+ * file grown since) is taken up again: its size, mtime and fingerprint become
+ * row's, and its sections and interfaces go (finish writes them anew). */
+int pdx_index_capture_resume(pdx_index *ix, const pdx_caprow *row, char *errbuf);
+/* Of capture_id, indexed before: the offset of the last record stored (-1
+ * when none), the next segment of a flow, the next rollup run of a kind. */
+int pdx_index_capture_last_offset(pdx_index *ix, int64_t capture_id, int64_t *out, char *errbuf);
+int64_t pdx_index_next_seg(pdx_index *ix, int64_t flow_id, int64_t capture_id);
+int pdx_index_next_run(pdx_index *ix, int64_t capture_id, const char *kind, uint32_t *out,
+                       char *errbuf);
 /* Writes final counts, status, warnings, sections and interfaces. */
 int pdx_index_capture_finish(pdx_index *ix, const pdx_caprow *row, char *errbuf);
 

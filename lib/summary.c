@@ -722,6 +722,12 @@ void pdx_rollup_reset(pdx_rollup *r)
     }
 }
 
+void pdx_rollup_set_seq(pdx_rollup *r, int kind, uint32_t seq)
+{
+    if (kind >= 0 && kind < PDX_TOP_NKINDS)
+        r->seq[kind] = seq;
+}
+
 void pdx_rollup_free(pdx_rollup *r)
 {
     if (r == NULL)

@@ -99,6 +99,8 @@ void pdx_rollup_free(pdx_rollup *r);
 
 /* Forgets the sums and run numbers (a new capture, or a rollback). */
 void pdx_rollup_reset(pdx_rollup *r);
+/* The next run of kind gets seq (a capture taken up again has runs). */
+void pdx_rollup_set_seq(pdx_rollup *r, int kind, uint32_t seq);
 
 /* Adds a written flow row's change to every kind it has a key for.
  * Returns 0, 1 when a kind is full (call pdx_rollup_flush), or PDX_ENOMEM. */

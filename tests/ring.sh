@@ -45,12 +45,13 @@ same ring_same_offsets_as_all_rounds "$(segs "$T/r.db" | md5sum)" "$(segs "$T/re
 expect ring_rerun_idempotent 0 "$PDX" index --ring --json --db "$T/r.db" "$T/ring"
 has ring_rerun_skips "$T/out" '"captures_indexed":0,"captures_skipped":3,'
 # A file that grew and still starts with the bytes that were indexed was
-# appended to, not written over: --ring reports it and does not index its
-# first packets twice.
+# appended to, not written over; when other captures were indexed after it,
+# its flows cannot go on: it is reported, and its first packets are not
+# indexed twice.
 cp "$T/ring/ring2" "$T/ring2.keep"
 tail -c +25 "$T/part005.pcap" >>"$T/ring/ring2"
 expect ring_appended_reported 5 "$PDX" index --ring --db "$T/r.db" "$T/ring"
-has ring_appended_warning "$T/err" "ring2: changed since it was indexed: it grew, and the bytes that were indexed are still its start"
+has ring_appended_warning "$T/err" "ring2: changed since it was indexed: it grew, but other captures were indexed after it"
 same ring_appended_not_indexed "$(q "$T/r.db" "SELECT count(*), sum(replaced_ns IS NOT NULL) FROM captures")" "5|2"
 cp "$T/ring2.keep" "$T/ring/ring2"
 
@@ -126,7 +127,9 @@ has ring_same_content_note "$T/err" "ring1: same content as indexed capture .*em
 same ring_same_content_marked "$(q "$T/s.db" "SELECT replaced_ns IS NOT NULL FROM captures WHERE id = 2")" 1
 expect ring_same_content_verify 0 "$PDX" verify --db "$T/s.db"
 # Out-of-order times: a file whose first record is not its earliest, then
-# appended to, is still seen as appended to (its indexed bytes unchanged).
+# appended to, is still seen as appended to (its indexed bytes unchanged),
+# and as the last capture indexed it is taken up again: the same flows and
+# offsets as indexing the whole file at once.
 mkdir -p "$T/oring"
 python3 - "$T/part000.pcap" "$T/oring/ring0" <<'PYEOF'
 import struct, sys
@@ -139,9 +142,15 @@ PYEOF
 "$PDX" index -q --ring --db "$T/o.db" "$T/oring/ring0" 2>/dev/null
 cat "$T/oring/ring0.rest" >>"$T/oring/ring0"
 rm "$T/oring/ring0.rest"
-expect ring_ooo_appended 5 "$PDX" index --ring --db "$T/o.db" "$T/oring/ring0"
-has ring_ooo_appended_warning "$T/err" "ring0: changed since it was indexed: it grew"
+expect ring_ooo_appended 0 "$PDX" index --ring --db "$T/o.db" "$T/oring/ring0"
+has ring_ooo_appended_note "$T/err" "ring0: grew since it was indexed: its [0-9]+ new packets are indexed into capture 1"
 same ring_ooo_not_replaced "$(q "$T/o.db" "SELECT count(*), count(replaced_ns) FROM captures")" "1|0"
+cp "$T/oring/ring0" "$T/oring/whole"
+"$PDX" index -q --db "$T/o_whole.db" "$T/oring/whole"
+same ring_ooo_same_flows "$(flows "$T/o.db" | md5sum)" "$(flows "$T/o_whole.db" | md5sum)"
+"$PDX" packets --db "$T/o.db" --all | cut -f 1,3 >"$T/o.pk"
+"$PDX" packets --db "$T/o_whole.db" --all | cut -f 1,3 >"$T/o_whole.pk"
+cmp -s "$T/o.pk" "$T/o_whole.pk" && ok ring_ooo_same_offsets || bad ring_ooo_same_offsets "differ"
 
 # --settle without --watch (a run from cron while the capture tool writes):
 # a file modified less than SECS ago is left for a later run.

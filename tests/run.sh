@@ -74,12 +74,13 @@ lane1() {
 lane2() {
     run query sh tests/cli_query.sh "$BUILD"
     run ring sh tests/ring.sh "$BUILD"
+    run grow sh tests/grow.sh "$BUILD"
 }
 lane1 &
 l1=$!
 lane2
 wait "$l1"
-for name in unit cli query ring malformed hostile-db errors payload compressed fuzz; do
+for name in unit cli query ring grow malformed hostile-db errors payload compressed fuzz; do
     report "$name"
 done
 

@@ -2,7 +2,8 @@
 # watch.sh - "pcapdex index --watch DIR": picks up captures written while it
 # runs (a rotated set copied in one file at a time), continues flows across
 # them, ends cleanly on SIGTERM, and a restart resumes without indexing
-# anything twice; a capture changed after it was indexed is reported.
+# anything twice; a capture that grows after it was indexed has its new
+# packets indexed into it, one written over with others is reported.
 # Usage: tests/watch.sh BUILD_DIR.  Ends with "watch: N passed, N failed".
 BUILD=${1:-build}
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -52,7 +53,8 @@ rc=$?
 [ "$rc" -eq 0 ] && ok watch_restart_clean || bad watch_restart_clean "exit $rc"
 [ "$(q "$T/w.db" "SELECT count(*) FROM captures")" = "$N" ] && ok watch_restart_no_duplicates || bad watch_restart_no_duplicates "captures changed"
 [ "$(flows "$T/w.db")" = "$(flows "$T/ref.db")" ] && ok watch_restart_same_flows || bad watch_restart_same_flows "differ"
-# A capture that changes after this run indexed it is reported, not indexed
+# A capture that grows after this run indexed it has its new packets indexed
+# into it; one then written over with other packets is reported, not indexed
 # again.
 "$GEN" traffic -o "$T/late.pcap" --packets 100 --seed 2 --start 1800000000 >/dev/null 2>&1
 "$GEN" traffic -o "$T/more.pcap" --packets 100 --seed 3 --start 1800001000 >/dev/null 2>&1
@@ -67,6 +69,14 @@ while [ $i -lt 25 ] && ! grep -q "indexed .*late.pcap" "$T/log3"; do
 done
 tail -c +25 "$T/more.pcap" >>"$T/spool/late.pcap"
 i=0
+while [ $i -lt 25 ] && ! grep -q "late.pcap: grew since it was indexed" "$T/log3"; do
+    sleep 0.2
+    i=$((i + 1))
+done
+# Written over with other packets (not a ring: no --ring): reported.
+"$GEN" traffic -o "$T/spool/.other" --packets 50 --seed 4 --start 1800002000 >/dev/null 2>&1
+mv "$T/spool/.other" "$T/spool/late.pcap"
+i=0
 while [ $i -lt 25 ] && ! grep -q "changed since it was indexed" "$T/log3"; do
     sleep 0.2
     i=$((i + 1))
@@ -74,6 +84,8 @@ done
 kill -TERM "$pid"
 wait "$pid"
 pid=""
+has watch_grown_resumed "$T/log3" "late.pcap: grew since it was indexed: its 100 new packets are indexed into capture $((N + 1))"
+same watch_grown_packets "$(q "$T/w.db" "SELECT packets FROM captures WHERE id = $((N + 1))")" 200
 has watch_changed_reported "$T/log3" "late.pcap: changed since it was indexed"
 [ "$(q "$T/w.db" "SELECT count(*) FROM captures")" = "$((N + 1))" ] && ok watch_changed_not_reindexed || bad watch_changed_not_reindexed "$(q "$T/w.db" "SELECT count(*) FROM captures") captures"
 finish watch

@@ -81,6 +81,8 @@ typedef struct indexer {
     int64_t settle_ns;
     int64_t pending_ns;     /* --settle without --watch: leave files modified this recently */
     int ring;               /* --ring */
+    int64_t *repl;          /* captures marked replaced by captures queued, not yet committed */
+    size_t n_repl, cap_repl;
     uv_loop_t *loop;
     /* totals */
     uint64_t captures_done, captures_skipped, captures_failed, captures_changed, captures_damaged;
@@ -617,6 +619,12 @@ static int same_content(indexer *x, const input *in, pdx_caprow *row, const char
                      in->path, (long long)row->revives, other);
     else if (!x->quiet)
         pdx_cli_note("%s: same content as indexed capture %s; skipped", in->path, other);
+    if (row->replaces > 0) {
+        x->captures_replaced++;
+        if (!x->quiet)
+            pdx_cli_note("%s: capture %lld, indexed from it before, was overwritten: its flows stay, "
+                         "its packets are gone", in->path, (long long)row->replaces);
+    }
     x->captures_skipped++;
     return CAP_SKIP;
 }
@@ -673,7 +681,10 @@ static int check_capture(indexer *x, const input *in, pdx_caprow *row)
             x->captures_skipped++;
             return CAP_SKIP;
         }
-        if (appended_to(in, &known, row)) {
+        /* A capture of no packets (a file holding only its header when it
+         * was taken) loses nothing when its new content is indexed anew:
+         * the next round of a ring, or a writer that had not begun. */
+        if (known.packets > 0 && appended_to(in, &known, row)) {
             /* Its flows go on into the new records only from where the
              * index left them: at the end of the last capture indexed. */
             if (known.id == x->next_cap_id - 1) {
@@ -685,7 +696,7 @@ static int check_capture(indexer *x, const input *in, pdx_caprow *row)
             x->captures_changed++;
             return CAP_SKIP;
         }
-        if (!x->ring) {
+        if (!x->ring && known.packets > 0) {
             warn(x, "%s: changed since it was indexed (size or content differ); not indexed again",
                  in->path);
             x->captures_changed++;
@@ -698,6 +709,12 @@ static int check_capture(indexer *x, const input *in, pdx_caprow *row)
     if (rc < 0) {
         pdx_cli_error("%s: %s", x->db_path, err);
         return CAP_FATAL;
+    }
+    if (rc == 1 && !same) {
+        /* A capture whose replacement is queued but not committed is, for
+         * this check, replaced already (what --jobs 1 would see). */
+        for (size_t i = 0; i < x->n_repl && !known.replaced; i++)
+            known.replaced = x->repl[i] == known.id;
     }
     if (rc == 1)
         return same_content(x, in, row, same ? same->path : known.path, same ? NULL : &known);
@@ -778,10 +795,13 @@ static int index_one(indexer *x, input *in)
         goto fatal;
     }
     x->ru_capture = row.id;
-    if (queued_add(x, &row) < 0) {
+    if (queued_add(x, &row) < 0 ||
+        (row.replaces > 0 && pdx_grow(&x->repl, &x->cap_repl, x->n_repl + 1, sizeof(*x->repl)) < 0)) {
         pdx_cli_error("out of memory");
         goto fatal;
     }
+    if (row.replaces > 0)
+        x->repl[x->n_repl++] = row.replaces;
     if (!resuming)
         x->next_cap_id++;
 
@@ -884,7 +904,7 @@ static int index_one(indexer *x, input *in)
     if (row.replaces > 0) {
         x->captures_replaced++;
         if (!x->quiet && !x->json)
-            pdx_cli_note("%s: overwritten since it was indexed (--ring): indexed its new content; "
+            pdx_cli_note("%s: overwritten since it was indexed: indexed its new content; "
                          "capture %lld keeps its flows, its packets are gone",
                          in->path, (long long)row.replaces);
     }
@@ -916,6 +936,8 @@ changed:
     pdx_index_rollback(x->ix);
     if (!resuming)
         x->next_cap_id--;
+    if (row.replaces > 0)
+        x->n_repl--;
     free(x->qd[--x->n_qd].path);
     parse_job_close(job);
     return reload_flows(x) < 0 ? CAP_FATAL : CAP_SKIP;
@@ -1522,6 +1544,7 @@ out:
     for (size_t i = 0; i < x.n_qd; i++)
         free(x.qd[i].path);
     free(x.qd);
+    free(x.repl);
     for (size_t i = 0; i < x.n_in; i++)
         free(x.in[i].path);
     free(x.in);

@@ -98,6 +98,7 @@ typedef struct pdx_capknown {
     int64_t mtime_ns;
     char fingerprint[80];
     int replaced;     /* overwritten since it was indexed (index --ring) */
+    uint64_t packets; /* records it held */
     char path[4096];
 } pdx_capknown;
 

@@ -34,7 +34,7 @@ expect ring_without_flag_reports 5 "$PDX" index --db "$T/r.db" "$T/ring"
 has ring_without_flag_warning "$T/err" "ring0: changed since it was indexed"
 same ring_without_flag_not_indexed "$(q "$T/r.db" "SELECT count(*) FROM captures")" 3
 expect ring_indexes_new_round 0 "$PDX" index --ring --db "$T/r.db" "$T/ring"
-has ring_note "$T/err" "ring0: overwritten since it was indexed \(--ring\): indexed its new content; capture 1 keeps its flows"
+has ring_note "$T/err" "ring0: overwritten since it was indexed: indexed its new content; capture 1 keeps its flows"
 cp "$T/part004.pcap" "$T/ring/ring1"
 expect ring_json 0 "$PDX" index --ring --json --db "$T/r.db" "$T/ring"
 has ring_json_counts "$T/out" '"captures_indexed":1,.*"captures_changed":0,.*"captures_replaced":1,'
@@ -126,6 +126,33 @@ expect ring_same_content_round 0 "$PDX" index --ring --db "$T/s.db" "$T/sring"
 has ring_same_content_note "$T/err" "ring1: same content as indexed capture .*empty.pcap; skipped"
 same ring_same_content_marked "$(q "$T/s.db" "SELECT replaced_ns IS NOT NULL FROM captures WHERE id = 2")" 1
 expect ring_same_content_verify 0 "$PDX" verify --db "$T/s.db"
+# A ring file taken while it held only its header (tcpdump -C -W opens it
+# before any packet) has no packets to lose: its next rounds are indexed.
+mkdir -p "$T/hring"
+head -c 24 "$T/part000.pcap" >"$T/hring/ring0"
+cp "$T/part001.pcap" "$T/hring/ring1"
+"$PDX" index -q --ring --db "$T/h.db" "$T/hring"
+cp "$T/part002.pcap" "$T/hring/ring0"
+expect ring_header_only_round 0 "$PDX" index --ring --db "$T/h.db" "$T/hring"
+same ring_header_only_rows "$(q "$T/h.db" "SELECT group_concat(packets || ':' || (replaced_ns IS NOT NULL), ' ') FROM (SELECT * FROM captures ORDER BY id)")" \
+    "1000:0 0:1 1000:0"
+# In one run (with the writer thread), a round written over a file and then
+# (in time order) a copy of what it overwrote: the copy brings the old
+# capture back, as one thread at a time would have it.  (A copy that comes
+# first is taken for a copy of the file not yet seen to be overwritten, and
+# skipped; the next run brings the capture back.)
+mkdir -p "$T/qring" "$T/qsaved"
+cp "$T/part001.pcap" "$T/qring/P"
+"$PDX" index -q --db "$T/qa.db" "$T/qring/P"
+cp "$T/part001.pcap" "$T/qsaved/Q"
+cp "$T/part000.pcap" "$T/qring/P"
+cp "$T/qa.db" "$T/qb.db"
+expect ring_queued_copy_j2 0 "$PDX" index --ring --jobs 2 --db "$T/qa.db" "$T/qring/P" "$T/qsaved/Q"
+expect ring_queued_copy_j1 0 "$PDX" index --ring --jobs 1 --db "$T/qb.db" "$T/qring/P" "$T/qsaved/Q"
+QROWS="SELECT group_concat(id || ':' || replace(path, '$T/', '') || ':' || (replaced_ns IS NOT NULL), ' ') FROM (SELECT * FROM captures ORDER BY id)"
+same ring_queued_copy_rows "$(q "$T/qa.db" "$QROWS")" "1:qsaved/Q:0 2:qring/P:0"
+same ring_queued_copy_same "$(q "$T/qa.db" "$QROWS")" "$(q "$T/qb.db" "$QROWS")"
+
 # Out-of-order times: a file whose first record is not its earliest, then
 # appended to, is still seen as appended to (its indexed bytes unchanged),
 # and as the last capture indexed it is taken up again: the same flows and

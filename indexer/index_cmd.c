@@ -1008,6 +1008,9 @@ static void summary(indexer *x, double secs)
     if (x->not_captures)
         pdx_cli_note("%llu files in the directories given are not captures; skipped",
                      (unsigned long long)x->not_captures);
+    if (x->captures_resumed)
+        pdx_cli_note("%llu of them taken up again: they had grown since they were indexed",
+                     (unsigned long long)x->captures_resumed);
     if (x->captures_replaced)
         pdx_cli_note("%llu of them the next round of a capture ring, over a capture indexed before",
                      (unsigned long long)x->captures_replaced);

@@ -974,6 +974,12 @@ static void peek_times(indexer *x)
         qsort(x->in, x->n_in, sizeof(x->in[0]), cmp_input);
 }
 
+static void count_note(uint64_t n, const char *what)
+{
+    if (n > 0)
+        pdx_cli_note("%llu %s", (unsigned long long)n, what);
+}
+
 static void summary(indexer *x, double secs)
 {
     uint64_t flows = pdx_flowtab_created(x->ft);
@@ -1005,15 +1011,10 @@ static void summary(indexer *x, double secs)
             (unsigned long long)x->captures_skipped, (unsigned long long)x->packets,
             (unsigned long long)flows, (double)x->file_bytes / 1e6, secs, gbps,
             (unsigned long long)x->warnings);
-    if (x->not_captures)
-        pdx_cli_note("%llu files in the directories given are not captures; skipped",
-                     (unsigned long long)x->not_captures);
-    if (x->captures_resumed)
-        pdx_cli_note("%llu of them taken up again: they had grown since they were indexed",
-                     (unsigned long long)x->captures_resumed);
-    if (x->captures_replaced)
-        pdx_cli_note("%llu of them the next round of a capture ring, over a capture indexed before",
-                     (unsigned long long)x->captures_replaced);
+    count_note(x->not_captures, "files in the directories given are not captures; skipped");
+    count_note(x->captures_resumed, "captures taken up again: they had grown since they were indexed");
+    count_note(x->captures_replaced, "captures overwritten since they were indexed (a ring's next "
+                                     "round): their flows stay, their packets are gone");
     if (x->captures_pending)
         pdx_cli_note("%llu captures modified less than %.0f s ago left for a later run",
                      (unsigned long long)x->captures_pending, (double)x->pending_ns / 1e9);

@@ -681,16 +681,17 @@ static int check_capture(indexer *x, const input *in, pdx_caprow *row)
             x->captures_skipped++;
             return CAP_SKIP;
         }
+        /* Its flows go on into the new records only from where the index
+         * left them: at the end of the last capture indexed. */
+        int grown = appended_to(in, &known, row);
+        if (grown && known.id == x->next_cap_id - 1) {
+            row->resumes = known.id;
+            return CAP_OK;
+        }
         /* A capture of no packets (a file holding only its header when it
          * was taken) loses nothing when its new content is indexed anew:
          * the next round of a ring, or a writer that had not begun. */
-        if (known.packets > 0 && appended_to(in, &known, row)) {
-            /* Its flows go on into the new records only from where the
-             * index left them: at the end of the last capture indexed. */
-            if (known.id == x->next_cap_id - 1) {
-                row->resumes = known.id;
-                return CAP_OK;
-            }
+        if (grown && known.packets > 0) {
             warn(x, "%s: changed since it was indexed: it grew, but other captures were indexed "
                     "after it, so its flows cannot go on; not indexed again", in->path);
             x->captures_changed++;
@@ -820,8 +821,15 @@ static int index_one(indexer *x, input *in)
             if (i + 2 < c->n)
                 pdx_flowtab_prefetch(x->ft, c->item[i + 2].hash, PDX_PREFETCH_NEIGHBOURS);
             if (resuming) {
-                if ((int64_t)it->offset <= resume_after)
-                    continue; /* indexed before the file grew */
+                if ((int64_t)it->offset <= resume_after) {
+                    /* indexed before the file grew */
+                    if ((rc = pdx_flowtab_skip_packet(x->ft, &it->pkt, it->ts_ns)) < 0) {
+                        pdx_cli_error("out of memory");
+                        parse_job_release(job, c);
+                        goto fatal;
+                    }
+                    continue;
+                }
                 n_new++;
                 new_bytes += it->wirelen;
             }

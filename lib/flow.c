@@ -203,6 +203,31 @@ static frag_entry *frag_slot(pdx_flowtab *t, const pdx_pkt *p)
     return &t->frags[h & (FRAG_SLOTS - 1)];
 }
 
+/* Lends p's ports to the later fragments of its datagram. */
+static void note_first_fragment(frag_entry *e, const pdx_pkt *p, int64_t ts_ns)
+{
+    memcpy(e->src, p->src, 16);
+    memcpy(e->dst, p->dst, 16);
+    e->id = p->frag_id;
+    e->proto = p->proto;
+    e->used = 1;
+    e->sport = p->sport;
+    e->dport = p->dport;
+    e->icmp_id = p->icmp_id;
+    e->ts_ns = ts_ns;
+}
+
+int pdx_flowtab_skip_packet(pdx_flowtab *t, const pdx_pkt *p, int64_t ts_ns)
+{
+    if (p->kind == PDX_KIND_L2 || !(p->flags & PDX_PKT_FRAGMENT) || p->frag_offset != 0 ||
+        !(p->flags & PDX_PKT_HAS_L4))
+        return PDX_OK;
+    if (t->frags == NULL && (t->frags = calloc(FRAG_SLOTS, sizeof(frag_entry))) == NULL)
+        return PDX_ENOMEM;
+    note_first_fragment(frag_slot(t, p), p, ts_ns);
+    return PDX_OK;
+}
+
 static int frag_match(const frag_entry *e, const pdx_pkt *p)
 {
     return e->used && e->id == p->frag_id && e->proto == p->proto &&
@@ -618,15 +643,7 @@ int pdx_flowtab_packet_keyed(pdx_flowtab *t, const pdx_pkt *p, const pdx_flowkey
                 return PDX_ENOMEM;
             frag_entry *e = frag_slot(t, p);
             if (p->frag_offset == 0 && (p->flags & PDX_PKT_HAS_L4)) {
-                memcpy(e->src, p->src, 16);
-                memcpy(e->dst, p->dst, 16);
-                e->id = p->frag_id;
-                e->proto = p->proto;
-                e->used = 1;
-                e->sport = sport;
-                e->dport = dport;
-                e->icmp_id = icmp_id;
-                e->ts_ns = ts_ns;
+                note_first_fragment(e, p, ts_ns);
             } else if (p->frag_offset != 0 && frag_match(e, p) &&
                        !expired(e->ts_ns, FRAG_TTL_NS, ts_ns)) {
                 sport = e->sport;

@@ -178,6 +178,10 @@ int pdx_flowtab_end_capture(pdx_flowtab *t, int64_t capture_id);
  * taken (a capture that grew): each flow it held goes on with its next
  * segment there, next_seg(ctx, flow ID, capture_id) (>= 0, or < 0 to stop
  * with that error). */
+/* A packet indexed before (a capture taken up again is read from its
+ * start): only what later packets need of it, a first fragment's ports. */
+int pdx_flowtab_skip_packet(pdx_flowtab *t, const pdx_pkt *p, int64_t ts_ns);
+
 int pdx_flowtab_resume(pdx_flowtab *t, int64_t capture_id,
                        int64_t (*next_seg)(void *ctx, int64_t flow_id, int64_t capture_id),
                        void *ctx);

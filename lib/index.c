@@ -1181,8 +1181,16 @@ int pdx_index_load_live(pdx_index *ix, int (*cb)(void *ctx, const pdx_flow *f), 
     int frc = flush_flows(ix, errbuf);
     if (frc < 0)
         return frc;
-    if (sqlite3_prepare_v2(ix->db, "SELECT " FLOW_COLS " FROM flows WHERE state & 1 ORDER BY last_ns, id", -1,
-                           &st, NULL) != SQLITE_OK)
+    /* In the order their last packets came (the order the flow table keeps
+     * them in, and ends idle ones in): by capture, then by the offset of
+     * that packet, which the flow's last segment there ends with.  Their
+     * times would do only where times never go backwards. */
+    if (sqlite3_prepare_v2(ix->db,
+                           "SELECT " FLOW_COLS " FROM flows WHERE state & 1 ORDER BY last_capture,"
+                           " (SELECT p.last_offset FROM packets p WHERE p.flow_id = flows.id"
+                           " AND p.capture_id = flows.last_capture ORDER BY p.seg DESC LIMIT 1),"
+                           " last_ns, id",
+                           -1, &st, NULL) != SQLITE_OK)
         return dberr(ix, errbuf, "prepare");
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {

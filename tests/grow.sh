@@ -6,8 +6,9 @@
 # one that indexing the finished file at once gives: the same flows, IDs,
 # offsets, capture row, sections and interfaces, and rollups that agree;
 # also when the cut fell inside a record (indexed up to the damage first),
-# for pcap and pcapng, in several steps, with --jobs 1 and 2, and with the
-# next rotated file indexed after it.
+# for pcap and pcapng, in several steps, with --jobs 1 and 2, with the
+# next rotated file indexed after it, and for crafted cuts: times that go
+# backwards, a fragmented datagram cut in two, a file of only its header.
 # Usage: tests/grow.sh BUILD_DIR.  Ends with "grow: N passed, N failed".
 BUILD=${1:-build}
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -77,4 +78,51 @@ cp "$T/rot001.pcap" "$T/r2/b.pcap"
 expect grow_then_next 0 "$PDX" index --db "$T/r2.db" "$T/r2/a.pcap" "$T/r2/b.pcap"
 sqlite3 "$T/r2.db" "UPDATE captures SET path = replace(path, '/r2/', '/r1/')"
 compare grow_then_next "$T/r2.db" "$T/r1.db"
+# Crafted cases, each cut where the index must carry something over:
+#  ooo:    times that go backwards (a flow's idle turn depends on the order
+#          its packets came in, which a new run must rebuild);
+#  frag:   a datagram's first fragment (with the ports) before the cut and
+#          a later one after it;
+#  header: a file that held only its header when it was first indexed.
+python3 - "$T" <<'PYEOF'
+import struct, sys
+d = sys.argv[1]
+def ip(a): return bytes(int(x) for x in a.split('.'))
+def frame(src, dst, payload, ident=1, frag=0, mf=0, sport=None, dport=None):
+    if sport is not None:
+        payload = struct.pack('!HHHH', sport, dport, 8 + len(payload), 0) + payload
+    iph = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(payload), ident,
+                      (0x2000 if mf else 0) | (frag // 8), 64, 17, 0, ip(src), ip(dst))
+    return b'\x02\0\0\0\0\x02\x02\0\0\0\0\x01\x08\x00' + iph + payload
+def write(name, recs):
+    out = bytearray(struct.pack('<IHHiIII', 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))
+    cut = None
+    for t, f, mark in recs:
+        out += struct.pack('<IIII', 1700000000 + t, 0, len(f), len(f)) + f
+        if mark:
+            cut = len(out)
+    open('%s/%s.pcap' % (d, name), 'wb').write(out)
+    open('%s/%s.cut' % (d, name), 'w').write(str(cut if cut is not None else 24))
+write('ooo', [(100, frame('10.0.0.1', '10.0.0.2', b'a', sport=1000, dport=53), 0),
+              (50, frame('10.0.0.3', '10.0.0.4', b'b', sport=2000, dport=53), 1),
+              (175, frame('10.0.0.5', '10.0.0.6', b'c', sport=3000, dport=53), 0),
+              (180, frame('10.0.0.3', '10.0.0.4', b'd', sport=2000, dport=53), 0)])
+l4 = struct.pack('!HHHH', 5000, 53, 48, 0) + b'x' * 40
+write('frag', [(1, frame('10.0.0.1', '10.0.0.2', l4[:24], ident=77, mf=1), 0),
+               (2, frame('10.0.0.9', '10.0.0.8', b'z', sport=1, dport=2), 1),
+               (3, frame('10.0.0.1', '10.0.0.2', l4[24:], ident=77, frag=24), 0)])
+write('header', [(1, frame('10.0.0.1', '10.0.0.2', b'q', sport=7, dport=8), 0),
+                 (2, frame('10.0.0.1', '10.0.0.2', b'r', sport=7, dport=8), 0)])
+PYEOF
+for c in ooo frag header; do
+    mkdir -p "$T/c_$c"
+    cp "$T/$c.pcap" "$T/c_$c/cap.pcap"
+    "$PDX" index -q --idle-timeout 100 --db "$T/c_${c}_whole.db" "$T/c_$c/cap.pcap"
+    head -c "$(cat "$T/$c.cut")" "$T/$c.pcap" >"$T/c_$c/cap.pcap"
+    "$PDX" index -q --idle-timeout 100 --db "$T/c_$c.db" "$T/c_$c/cap.pcap"
+    cp "$T/$c.pcap" "$T/c_$c/cap.pcap"
+    expect "grow_${c}_resumed" 0 "$PDX" index --json --idle-timeout 100 --db "$T/c_$c.db" "$T/c_$c/cap.pcap"
+    has "grow_${c}_resumed_json" "$T/out" '"captures_indexed":1,.*"captures_replaced":0,.*"captures_resumed":1,'
+    compare "grow_$c" "$T/c_$c.db" "$T/c_${c}_whole.db"
+done
 finish grow

@@ -46,6 +46,7 @@ typedef struct queued {
     char *path;
     uint64_t size;
     char fingerprint[80];
+    int64_t replaces; /* the capture its commit marks replaced, or 0 */
 } queued;
 
 typedef struct indexer {
@@ -81,8 +82,6 @@ typedef struct indexer {
     int64_t settle_ns;
     int64_t pending_ns;     /* --settle without --watch: leave files modified this recently */
     int ring;               /* --ring */
-    int64_t *repl;          /* captures marked replaced by captures queued, not yet committed */
-    size_t n_repl, cap_repl;
     uv_loop_t *loop;
     /* totals */
     uint64_t captures_done, captures_skipped, captures_failed, captures_changed, captures_damaged;
@@ -559,14 +558,15 @@ static int queued_add(indexer *x, const pdx_caprow *row)
         return PDX_ENOMEM;
     q->size = row->size;
     memcpy(q->fingerprint, row->fingerprint, sizeof(q->fingerprint));
+    q->replaces = row->replaces;
     x->n_qd++;
     return PDX_OK;
 }
 
-/* With --ring, a changed file is the ring's next round, unless it grew and
- * its first known->size bytes still have the fingerprint that was indexed:
- * then it was appended to (a writer that was not done when it was indexed),
- * and indexing it again whole would index its first packets twice. */
+/* A changed file that grew, its first known->size bytes still with the
+ * fingerprint that was indexed, was appended to (a writer that was not done
+ * when it was indexed): its new records are taken up, never indexed whole
+ * again (its first packets twice) as a ring's next round. */
 static int appended_to(const input *in, const pdx_capknown *known, const pdx_caprow *row)
 {
     char fp[80], err[PDX_ERRBUF_SIZE];
@@ -659,7 +659,7 @@ static int check_capture(indexer *x, const input *in, pdx_caprow *row)
     }
     if (x->pending_ns > 0) {
         /* A run from cron while the capture tool still writes its newest
-         * file: indexed now, what it appends later would be a change. */
+         * file: left for when it is done, rather than indexed in parts. */
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         int64_t age = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec - row->mtime_ns;
@@ -714,8 +714,8 @@ static int check_capture(indexer *x, const input *in, pdx_caprow *row)
     if (rc == 1 && !same) {
         /* A capture whose replacement is queued but not committed is, for
          * this check, replaced already (what --jobs 1 would see). */
-        for (size_t i = 0; i < x->n_repl && !known.replaced; i++)
-            known.replaced = x->repl[i] == known.id;
+        for (size_t i = 0; i < x->n_qd && !known.replaced; i++)
+            known.replaced = x->qd[i].replaces == known.id;
     }
     if (rc == 1)
         return same_content(x, in, row, same ? same->path : known.path, same ? NULL : &known);
@@ -796,13 +796,10 @@ static int index_one(indexer *x, input *in)
         goto fatal;
     }
     x->ru_capture = row.id;
-    if (queued_add(x, &row) < 0 ||
-        (row.replaces > 0 && pdx_grow(&x->repl, &x->cap_repl, x->n_repl + 1, sizeof(*x->repl)) < 0)) {
+    if (queued_add(x, &row) < 0) {
         pdx_cli_error("out of memory");
         goto fatal;
     }
-    if (row.replaces > 0)
-        x->repl[x->n_repl++] = row.replaces;
     if (!resuming)
         x->next_cap_id++;
 
@@ -944,8 +941,6 @@ changed:
     pdx_index_rollback(x->ix);
     if (!resuming)
         x->next_cap_id--;
-    if (row.replaces > 0)
-        x->n_repl--;
     free(x->qd[--x->n_qd].path);
     parse_job_close(job);
     return reload_flows(x) < 0 ? CAP_FATAL : CAP_SKIP;
@@ -1556,7 +1551,6 @@ out:
     for (size_t i = 0; i < x.n_qd; i++)
         free(x.qd[i].path);
     free(x.qd);
-    free(x.repl);
     for (size_t i = 0; i < x.n_in; i++)
         free(x.in[i].path);
     free(x.in);

@@ -470,23 +470,21 @@ static int prepared(pdx_index *ix, sqlite3_stmt **slot, const char *sql);
 /* The time now in nanoseconds since the epoch, in SQL (milliseconds apart). */
 #define SQL_NOW_NS "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) * 1000000"
 
-/* Runs sql, bound to id and then to text/size/mtime when text is given (and
- * row's fingerprint as ?5 when row is); it must change exactly one row. */
-static int update_capture(pdx_index *ix, const char *sql, int64_t id, const char *text,
-                          uint64_t size, int64_t mtime_ns, const pdx_caprow *row,
+/* Runs sql, bound to id and, when row is given, to its path, size, mtime
+ * and fingerprint (?2..?5); it must change exactly one row. */
+static int update_capture(pdx_index *ix, const char *sql, int64_t id, const pdx_caprow *row,
                           const char *what, char *errbuf)
 {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(ix->db, sql, -1, &st, NULL) != SQLITE_OK)
         return dberr(ix, errbuf, "prepare");
     sqlite3_bind_int64(st, 1, id);
-    if (text != NULL) {
-        sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, (sqlite3_int64)size);
-        sqlite3_bind_int64(st, 4, mtime_ns);
-    }
-    if (row != NULL)
+    if (row != NULL) {
+        sqlite3_bind_text(st, 2, row->path, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)row->size);
+        sqlite3_bind_int64(st, 4, row->mtime_ns);
         sqlite3_bind_text(st, 5, row->fingerprint, -1, SQLITE_STATIC);
+    }
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
@@ -505,7 +503,7 @@ static int mark_replaced(pdx_index *ix, int64_t id, char *errbuf)
     return update_capture(ix,
                           "UPDATE captures SET replaced_ns = " SQL_NOW_NS
                           " WHERE id=?1 AND replaced_ns IS NULL",
-                          id, NULL, 0, 0, NULL, "mark the overwritten capture", errbuf);
+                          id, NULL, "mark the overwritten capture", errbuf);
 }
 
 int pdx_index_capture_resume(pdx_index *ix, const pdx_caprow *row, char *errbuf)
@@ -513,8 +511,7 @@ int pdx_index_capture_resume(pdx_index *ix, const pdx_caprow *row, char *errbuf)
     int rc = update_capture(ix,
                             "UPDATE captures SET status='indexing', path=?2, size=?3, mtime_ns=?4,"
                             " fingerprint=?5 WHERE id=?1 AND path=?2 AND replaced_ns IS NULL",
-                            row->resumes, row->path, row->size, row->mtime_ns, row,
-                            "take up the capture again", errbuf);
+                            row->resumes, row, "take up the capture again", errbuf);
     if (rc < 0)
         return rc;
     char sql[96];
@@ -536,9 +533,9 @@ static int query_one(pdx_index *ix, const char *sql, int64_t a, int64_t b, const
     if (sqlite3_prepare_v2(ix->db, sql, -1, &st, NULL) != SQLITE_OK)
         return dberr(ix, errbuf, "prepare");
     sqlite3_bind_int64(st, 1, a);
-    if (text != NULL)
+    if (sqlite3_bind_parameter_count(st) >= 2 && text != NULL)
         sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
-    else
+    else if (sqlite3_bind_parameter_count(st) >= 2)
         sqlite3_bind_int64(st, 2, b);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_INTEGER)
@@ -588,9 +585,8 @@ int pdx_index_capture_relink(pdx_index *ix, const pdx_caprow *row, char *errbuf)
         return rc;
     return update_capture(ix,
                           "UPDATE captures SET replaced_ns = NULL, path=?2, size=?3, mtime_ns=?4"
-                          " WHERE id=?1 AND replaced_ns IS NOT NULL",
-                          row->revives, row->path, row->size, row->mtime_ns, NULL,
-                          "point the overwritten capture at its copy", errbuf);
+                          " WHERE id=?1 AND replaced_ns IS NOT NULL AND fingerprint=?5",
+                          row->revives, row, "point the overwritten capture at its copy", errbuf);
 }
 
 int pdx_index_capture_insert(pdx_index *ix, pdx_caprow *row, char *errbuf)

@@ -196,8 +196,11 @@ void pdx_flow_make_key(pdx_flow *f)
 
 /* ---- fragments ------------------------------------------------------------ */
 
+/* p's slot in the fragment cache, made on first use; NULL when out of memory. */
 static frag_entry *frag_slot(pdx_flowtab *t, const pdx_pkt *p)
 {
+    if (t->frags == NULL && (t->frags = calloc(FRAG_SLOTS, sizeof(frag_entry))) == NULL)
+        return NULL;
     uint64_t h = mix(load64(p->src + 8) ^ p->frag_id, load64(p->dst + 8) ^ p->proto);
     h = mix(h ^ load64(p->src), load64(p->dst));
     return &t->frags[h & (FRAG_SLOTS - 1)];
@@ -222,9 +225,10 @@ int pdx_flowtab_skip_packet(pdx_flowtab *t, const pdx_pkt *p, int64_t ts_ns)
     if (p->kind == PDX_KIND_L2 || !(p->flags & PDX_PKT_FRAGMENT) || p->frag_offset != 0 ||
         !(p->flags & PDX_PKT_HAS_L4))
         return PDX_OK;
-    if (t->frags == NULL && (t->frags = calloc(FRAG_SLOTS, sizeof(frag_entry))) == NULL)
+    frag_entry *e = frag_slot(t, p);
+    if (e == NULL)
         return PDX_ENOMEM;
-    note_first_fragment(frag_slot(t, p), p, ts_ns);
+    note_first_fragment(e, p, ts_ns);
     return PDX_OK;
 }
 
@@ -639,9 +643,9 @@ int pdx_flowtab_packet_keyed(pdx_flowtab *t, const pdx_pkt *p, const pdx_flowkey
     }
     if (h == 0 && p->kind != PDX_KIND_L2) {
         if (p->flags & PDX_PKT_FRAGMENT) {
-            if (t->frags == NULL && (t->frags = calloc(FRAG_SLOTS, sizeof(frag_entry))) == NULL)
-                return PDX_ENOMEM;
             frag_entry *e = frag_slot(t, p);
+            if (e == NULL)
+                return PDX_ENOMEM;
             if (p->frag_offset == 0 && (p->flags & PDX_PKT_HAS_L4)) {
                 note_first_fragment(e, p, ts_ns);
             } else if (p->frag_offset != 0 && frag_match(e, p) &&

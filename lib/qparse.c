@@ -324,28 +324,6 @@ static int add_flat(parser *p, qnode *parent, qnode *kid)
 
 /* ---- values --------------------------------------------------------- */
 
-/* Decimal digits only, value <= max. */
-/* Hex digits only, up to max: 0, or -1. */
-static int parse_hex(const char *s, size_t n, uint64_t max, uint64_t *out)
-{
-    uint64_t v = 0;
-    if (n == 0 || n > 16)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        int d = s[i] >= '0' && s[i] <= '9'   ? s[i] - '0'
-                : s[i] >= 'a' && s[i] <= 'f' ? s[i] - 'a' + 10
-                : s[i] >= 'A' && s[i] <= 'F' ? s[i] - 'A' + 10
-                                             : -1;
-        if (d < 0)
-            return -1;
-        v = v * 16 + (uint64_t)d;
-    }
-    if (v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 /* The ethertypes that are terms of their own (tcpdump's names): -1 if none. */
 static int ethertype_by_name(const char *s, size_t n)
 {
@@ -359,21 +337,29 @@ static int ethertype_by_name(const char *s, size_t n)
     return -1;
 }
 
-static int parse_uint(const char *s, size_t n, uint64_t max, uint64_t *out)
+/* Digits of base 10 or 16 (either case) only, value <= max: 0, or -1. */
+static int parse_digits(const char *s, size_t n, unsigned base, uint64_t max, uint64_t *out)
 {
     if (n == 0)
         return -1;
     uint64_t v = 0;
     for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
+        unsigned d = s[i] >= '0' && s[i] <= '9'   ? (unsigned)(s[i] - '0')
+                     : s[i] >= 'a' && s[i] <= 'f' ? (unsigned)(s[i] - 'a' + 10)
+                     : s[i] >= 'A' && s[i] <= 'F' ? (unsigned)(s[i] - 'A' + 10)
+                                                  : 16;
+        if (d >= base || v > (max - d) / base)
             return -1;
-        unsigned d = (unsigned)(s[i] - '0');
-        if (v > (max - d) / 10)
-            return -1;
-        v = v * 10 + d;
+        v = v * base + d;
     }
     *out = v;
     return 0;
+}
+
+/* Decimal digits only, value <= max. */
+static int parse_uint(const char *s, size_t n, uint64_t max, uint64_t *out)
+{
+    return parse_digits(s, n, 10, max, out);
 }
 
 /* "N" or "N-M" with N <= M <= max.  Returns 0, -1 malformed, -2 N > M. */
@@ -757,7 +743,7 @@ static qnode *parse_term(parser *p)
         if (named >= 0)
             v = (uint64_t)named;
         else if (!(wn > 2 && w[0] == '0' && (w[1] == 'x' || w[1] == 'X') &&
-                   parse_hex(w + 2, wn - 2, 0xffff, &v) == 0) &&
+                   wn - 2 <= 16 && parse_digits(w + 2, wn - 2, 16, 0xffff, &v) == 0) &&
                  parse_uint(w, wn, 0xffff, &v) != 0)
             return fail(p, at, "bad ethertype %s: expected ip, ip6, arp, rarp, or 0..65535 "
                         "(0x0806 in hex)", sh.s);

@@ -820,6 +820,14 @@ int pdx_reasm_finish(pdx_reasm *r, char *errbuf)
     return rc;
 }
 
+static void reasm_free(pdx_reasm *r)
+{
+    free_dir(&r->d[0]);
+    free_dir(&r->d[1]);
+    free(r->json_path);
+    free(r);
+}
+
 void pdx_reasm_discard(pdx_reasm *r)
 {
     if (r == NULL)
@@ -829,10 +837,7 @@ void pdx_reasm_discard(pdx_reasm *r)
             unlink(r->d[k].path);
     if (r->json_path != NULL)
         unlink(r->json_path); /* an earlier run's, which would describe streams now gone */
-    free_dir(&r->d[0]);
-    free_dir(&r->d[1]);
-    free(r->json_path);
-    free(r);
+    reasm_free(r);
 }
 
 int pdx_reasm_close(pdx_reasm *r, char *errbuf)
@@ -842,9 +847,6 @@ int pdx_reasm_close(pdx_reasm *r, char *errbuf)
         return 0;
     if (!r->finished)
         rc = pdx_reasm_finish(r, errbuf);
-    free_dir(&r->d[0]);
-    free_dir(&r->d[1]);
-    free(r->json_path);
-    free(r);
+    reasm_free(r);
     return rc;
 }

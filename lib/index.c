@@ -157,7 +157,10 @@ static int check_ours(pdx_index *ix, const char *path, char *errbuf)
     int64_t ntables = 0, uv = 0;
     int rc, has_meta = 0;
     if ((rc = query_int(ix, "SELECT count(*) FROM sqlite_master", &ntables, errbuf)) < 0)
-        return pdx_errf(errbuf, PDX_EDB, "%s: not a readable SQLite database", path);
+        return pdx_errf(errbuf, PDX_EDB,
+                        sqlite3_errcode(ix->db) == SQLITE_NOTADB ? "%s: not a SQLite database (%s)"
+                                                                  : "%s: damaged SQLite database (%s)",
+                        path, sqlite3_errmsg(ix->db));
     if ((rc = query_int(ix, "PRAGMA user_version", &uv, errbuf)) < 0)
         return rc;
     if (ntables == 0) {
@@ -171,9 +174,16 @@ static int check_ours(pdx_index *ix, const char *path, char *errbuf)
     if (has_meta &&
         sqlite3_prepare_v2(ix->db, "SELECT value FROM meta WHERE key='application'", -1, &st, NULL) ==
             SQLITE_OK) {
-        if (sqlite3_step(st) == SQLITE_ROW) {
+        int src = sqlite3_step(st);
+        if (src == SQLITE_ROW) {
             const unsigned char *v = sqlite3_column_text(st, 0);
             ours = v != NULL && strcmp((const char *)v, PDX_APP_NAME) == 0;
+        } else if (src != SQLITE_DONE) {
+            /* A meta table that cannot be read is damage, not a stranger's
+             * database: say what SQLite found. */
+            rc = pdx_errf(errbuf, PDX_EDB, "%s: damaged index: %s", path, sqlite3_errmsg(ix->db));
+            sqlite3_finalize(st);
+            return rc;
         }
         sqlite3_finalize(st);
     }

@@ -89,6 +89,23 @@ head -c 5000 /dev/urandom >"$T/garbage.db"
 expect garbage_db 3 "$PDX" index --db "$T/garbage.db" "$T/one.pcap"
 expect packets_missing_db 3 "$PDX" packets --db "$T/none.db" --all
 has packets_missing_db_msg "$T/err" "none.db"
+# Damage is named as damage, not as someone else's database: the b-tree
+# header of page 1 (the schema), then the first page of the meta table.
+"$PDX" index -q --db "$T/hurt.db" "$T/one.pcap"
+q "$T/hurt.db" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
+PS=$(q "$T/hurt.db" "PRAGMA page_size")
+MP=$(q "$T/hurt.db" "SELECT rootpage FROM sqlite_master WHERE name = 'meta'")
+cp "$T/hurt.db" "$T/hurt1.db"
+printf '\377\377\377\377\377\377\377\377' | dd of="$T/hurt1.db" bs=1 seek=100 conv=notrunc 2>/dev/null
+expect damaged_schema_page 3 "$PDX" query --db "$T/hurt1.db"
+has damaged_schema_page_msg "$T/err" "hurt1\.db: damaged SQLite database \\(database disk image is malformed\\)"
+cp "$T/hurt.db" "$T/hurt2.db"
+printf '\016\377\377\377\377\377\377\377' |
+    dd of="$T/hurt2.db" bs=1 seek=$(((MP - 1) * PS)) conv=notrunc 2>/dev/null
+expect damaged_meta_page 3 "$PDX" index --db "$T/hurt2.db" "$T/one.pcap"
+has damaged_meta_page_msg "$T/err" "hurt2\.db: damaged index: database disk image is malformed"
+expect garbage_db_msg 3 "$PDX" query --db "$T/garbage.db"
+has garbage_db_named "$T/err" "garbage\.db: not a SQLite database"
 
 # ---- one capture, twice -----------------------------------------------------------
 expect index_one 0 "$PDX" index --db "$T/a.db" "$T/one.pcap"

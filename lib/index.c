@@ -39,6 +39,8 @@ struct pdx_index {
     pdx_flow *pend;       /* flow rows not yet stored, in arrival order */
     const pdx_flow **order; /* the same, sorted for storing */
     size_t npend;
+    int cache_set;          /* pdx_index_set_cache() was called: no auto size */
+    uint64_t cache_bytes;   /* the cache size last given to SQLite */
 };
 
 /* Flow rows wait here and go to SQLite sorted by ID, PEND_FLOWS at a time.
@@ -49,6 +51,7 @@ struct pdx_index {
 #define PEND_FLOWS 16384
 
 static int store_flow(pdx_index *ix, const pdx_flow *f);
+static int auto_cache(pdx_index *ix, char *errbuf);
 static int flush_flows(pdx_index *ix, char *errbuf);
 
 static int latest_version(void)
@@ -283,7 +286,7 @@ int pdx_index_open(pdx_index **out, const char *path, int mode, char *errbuf)
                  (long long)((64 << 20) / PDX_MAX(page, 512)));
         if ((rc = exec(ix, "PRAGMA synchronous=NORMAL", errbuf)) < 0 ||
             (rc = exec(ix, ckpt, errbuf)) < 0 ||
-            (rc = pdx_index_set_cache(ix, PDX_INDEX_CACHE_DEFAULT, errbuf)) < 0 ||
+            (rc = auto_cache(ix, errbuf)) < 0 ||
             (rc = exec(ix, "PRAGMA temp_store=MEMORY", errbuf)) < 0) {
             pdx_errf(errbuf, PDX_EDB, "%s: %s", path, sqlite3_errmsg(ix->db));
             goto fail;
@@ -323,12 +326,40 @@ void pdx_index_close(pdx_index *ix)
     free(ix);
 }
 
-int pdx_index_set_cache(pdx_index *ix, uint64_t bytes, char *errbuf)
+static int cache_size(pdx_index *ix, uint64_t bytes, char *errbuf)
 {
     char sql[64];
+    if (bytes == ix->cache_bytes)
+        return PDX_OK;
     /* A negative cache_size is in KiB. */
     snprintf(sql, sizeof(sql), "PRAGMA cache_size=-%llu", (unsigned long long)(bytes >> 10));
-    return exec(ix, sql, errbuf);
+    int rc = exec(ix, sql, errbuf);
+    if (rc == PDX_OK)
+        ix->cache_bytes = bytes;
+    return rc;
+}
+
+int pdx_index_set_cache(pdx_index *ix, uint64_t bytes, char *errbuf)
+{
+    ix->cache_set = 1;
+    return cache_size(ix, bytes, errbuf);
+}
+
+/* The writer's cache as the index stands (index.h). */
+static int auto_cache(pdx_index *ix, char *errbuf)
+{
+    int64_t pages = 0, page = 0;
+    int rc;
+    if (ix->cache_set)
+        return PDX_OK;
+    if ((rc = query_int(ix, "PRAGMA page_count", &pages, errbuf)) < 0 ||
+        (rc = query_int(ix, "PRAGMA page_size", &page, errbuf)) < 0)
+        return rc;
+    uint64_t want = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page / 4 : 0;
+    want = PDX_MAX(want, (uint64_t)PDX_INDEX_CACHE_DEFAULT);
+    want = PDX_MIN(want, (uint64_t)PDX_INDEX_CACHE_AUTO_MAX);
+    /* In whole MiB, so that a growing index changes it now and then. */
+    return cache_size(ix, want >> 20 << 20, errbuf);
 }
 
 sqlite3 *pdx_index_db(pdx_index *ix)
@@ -348,7 +379,10 @@ int pdx_index_schema_version(pdx_index *ix)
 
 int pdx_index_begin(pdx_index *ix, char *errbuf)
 {
-    return exec(ix, "BEGIN IMMEDIATE", errbuf);
+    int rc = exec(ix, "BEGIN IMMEDIATE", errbuf);
+    if (rc == PDX_OK && (rc = auto_cache(ix, errbuf)) < 0)
+        pdx_index_rollback(ix);
+    return rc;
 }
 
 int pdx_index_commit(pdx_index *ix, char *errbuf)

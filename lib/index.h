@@ -36,9 +36,17 @@ typedef struct pdx_index pdx_index;
  * on every allocation (about 5% of indexing tiny flows). */
 void pdx_index_setup(void);
 
-/* SQLite's page cache for a writer: PDX_INDEX_CACHE_DEFAULT bytes unless set
- * with pdx_index_set_cache(). */
+/* SQLite's page cache for a writer, unless set with pdx_index_set_cache():
+ * a quarter of the index's size when it is opened and when each transaction
+ * begins, at least PDX_INDEX_CACHE_DEFAULT and at most PDX_INDEX_CACHE_AUTO_MAX.
+ * A fresh index (a capture indexed alone) gets the minimum.  Many short
+ * flows put their rows at random places in the per-host, per-port and
+ * Community ID B-trees, which are about a quarter of such an index; once
+ * those outgrow the cache, each new flow reads and writes back a page of
+ * each.  5 million DNS flows indexed in 10 runs: 252 s with 16 MiB, 178 s
+ * with a quarter (docs/bench.md). */
 #define PDX_INDEX_CACHE_DEFAULT (16u << 20)
+#define PDX_INDEX_CACHE_AUTO_MAX (256u << 20)
 
 /* The page size of a new index.  SQLite's default is 4 KiB; 8 KiB pages
  * halve the pages, and the WAL frames that a commit writes (each with its
@@ -59,7 +67,7 @@ void pdx_index_setup(void);
 int pdx_index_open(pdx_index **out, const char *path, int mode, char *errbuf);
 void pdx_index_close(pdx_index *ix);
 
-/* Sets the page cache of ix to about bytes.  0 or PDX_EDB. */
+/* Sets the page cache of ix to about bytes, from then on.  0 or PDX_EDB. */
 int pdx_index_set_cache(pdx_index *ix, uint64_t bytes, char *errbuf);
 sqlite3 *pdx_index_db(pdx_index *ix);
 const char *pdx_index_errmsg(const pdx_index *ix);

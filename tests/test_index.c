@@ -526,6 +526,49 @@ static void foreign_databases_refused(void)
     CHECK(strstr(err, "/nonexistent/dir/x.db") != NULL);
 }
 
+static int64_t cache_kib(pdx_index *ix)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t v = 0;
+    if (sqlite3_prepare_v2(pdx_index_db(ix), "PRAGMA cache_size", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v < 0 ? -v : v * 8; /* positive: pages of 8 KiB */
+}
+
+/* A writer's cache is a quarter of the index, from 16 MiB up to 256 MiB,
+ * looked at again when a transaction begins; a size set stays. */
+static void cache_follows_index_size(void)
+{
+    char err[PDX_ERRBUF_SIZE];
+    pdx_index *ix = NULL;
+    tmpdb();
+    CHECK_EQ(pdx_index_open(&ix, dbpath, PDX_INDEX_WRITE, err), 0);
+    CHECK_EQ(cache_kib(ix), 16 * 1024);
+    /* 96 MiB of pages: a 24 MiB cache at the next transaction. */
+    CHECK(sqlite3_exec(pdx_index_db(ix),
+                       "CREATE TABLE pad(b); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL "
+                       "SELECT i + 1 FROM n WHERE i < 12288) INSERT INTO pad SELECT zeroblob(8000) "
+                       "FROM n",
+                       NULL, NULL, NULL) == SQLITE_OK);
+    CHECK_EQ(cache_kib(ix), 16 * 1024);
+    CHECK_EQ(pdx_index_begin(ix, err), 0);
+    int64_t kib = cache_kib(ix);
+    CHECK(kib >= 24 * 1024 && kib <= 25 * 1024);
+    pdx_index_rollback(ix);
+    pdx_index_close(ix);
+    /* Opened again: sized from the start. */
+    CHECK_EQ(pdx_index_open(&ix, dbpath, PDX_INDEX_WRITE, err), 0);
+    CHECK_EQ(cache_kib(ix), kib);
+    CHECK_EQ(pdx_index_set_cache(ix, 1u << 20, err), 0);
+    CHECK_EQ(pdx_index_begin(ix, err), 0);
+    CHECK_EQ(cache_kib(ix), 1024);
+    pdx_index_rollback(ix);
+    pdx_index_close(ix);
+    cleanup();
+}
+
 const pdx_test pdx_suite_index[] = {
     {"create_write_read", create_write_read},
     {"rollback_leaves_nothing", rollback_leaves_nothing},
@@ -533,5 +576,6 @@ const pdx_test pdx_suite_index[] = {
     {"live_flows_read_back", live_flows_read_back},
     {"damaged_live_flow_refused", damaged_live_flow_refused},
     {"foreign_databases_refused", foreign_databases_refused},
+    {"cache_follows_index_size", cache_follows_index_size},
     PDX_TEST_END,
 };

@@ -161,8 +161,9 @@ static int check_ours(pdx_index *ix, const char *path, char *errbuf)
     int rc, has_meta = 0;
     if ((rc = query_int(ix, "SELECT count(*) FROM sqlite_master", &ntables, errbuf)) < 0)
         return pdx_errf(errbuf, PDX_EDB,
-                        sqlite3_errcode(ix->db) == SQLITE_NOTADB ? "%s: not a SQLite database (%s)"
-                                                                  : "%s: damaged SQLite database (%s)",
+                        sqlite3_errcode(ix->db) == SQLITE_NOTADB    ? "%s: not a SQLite database (%s)"
+                        : sqlite3_errcode(ix->db) == SQLITE_CORRUPT ? "%s: damaged SQLite database (%s)"
+                                                                    : "%s: cannot read it (%s)",
                         path, sqlite3_errmsg(ix->db));
     if ((rc = query_int(ix, "PRAGMA user_version", &uv, errbuf)) < 0)
         return rc;
@@ -184,7 +185,9 @@ static int check_ours(pdx_index *ix, const char *path, char *errbuf)
         } else if (src != SQLITE_DONE) {
             /* A meta table that cannot be read is damage, not a stranger's
              * database: say what SQLite found. */
-            rc = pdx_errf(errbuf, PDX_EDB, "%s: damaged index: %s", path, sqlite3_errmsg(ix->db));
+            rc = pdx_errf(errbuf, PDX_EDB,
+                          src == SQLITE_CORRUPT ? "%s: damaged index: %s" : "%s: cannot read it: %s",
+                          path, sqlite3_errmsg(ix->db));
             sqlite3_finalize(st);
             return rc;
         }

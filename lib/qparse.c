@@ -1127,11 +1127,12 @@ void pdx_query_free(pdx_query *q)
     free(q);
 }
 
-/* A term that pdx_query_split can split: one address, either direction. */
-static int splittable(const qnode *n)
+/* A term that pdx_query_split can split: one address (term T_HOST) or one
+ * port (T_PORT), either direction. */
+static int splittable(const qnode *n, int term)
 {
-    return n->kind == N_TERM && n->term == T_HOST && n->dir == DIR_ANY &&
-           memcmp(n->lo, n->hi, 16) == 0;
+    return n->kind == N_TERM && n->term == term && n->dir == DIR_ANY &&
+           (term != T_HOST || memcmp(n->lo, n->hi, 16) == 0);
 }
 
 static pdx_query *split_one(const pdx_query *q, const qnode *node, int dir)
@@ -1158,12 +1159,16 @@ int pdx_query_split(const pdx_query *q, pdx_query **src, pdx_query **dst)
     const qnode *node = NULL;
     if (q == NULL || q->root == NULL || q->split_node != NULL)
         return 0;
-    if (splittable(q->root)) {
-        node = q->root;
-    } else if (q->root->kind == N_AND) {
-        for (size_t i = 0; i < q->root->nkids && node == NULL; i++)
-            if (splittable(q->root->kids[i]))
-                node = q->root->kids[i];
+    /* An address picks fewer flows than a port, as a rule: it goes first. */
+    static const int terms[] = {T_HOST, T_PORT};
+    for (size_t t = 0; t < sizeof(terms) / sizeof(terms[0]) && node == NULL; t++) {
+        if (splittable(q->root, terms[t])) {
+            node = q->root;
+        } else if (q->root->kind == N_AND) {
+            for (size_t i = 0; i < q->root->nkids && node == NULL; i++)
+                if (splittable(q->root->kids[i], terms[t]))
+                    node = q->root->kids[i];
+        }
     }
     if (node == NULL)
         return 0;

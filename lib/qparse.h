@@ -82,11 +82,12 @@ int pdx_query_bind(const pdx_query *q, sqlite3_stmt *st, int first_index);
 int pdx_query_match(const pdx_query *q, const pdx_flowrow *row);
 
 /*
- * When the expression is `host A` (either direction, one address), or an
- * `and` with such a term among its operands, makes two queries whose union
- * is q: *src with that term as `src host A`, *dst with it as `dst host A`.
- * Each of them can walk one address index in first_ns order, which lets a
- * sorted, limited list stop early.  Returns 1 when split, 0 when q has no
+ * When the expression is `host A` (either direction, one address) or
+ * `port N` (either direction, one port), or an `and` with such a term among
+ * its operands (a host before a port), makes two queries whose union is q:
+ * *src with that term as `src host A` (`src port N`), *dst with it as
+ * `dst host A` (`dst port N`).  Each of them can walk one address (port)
+ * index in first_ns order, which lets a sorted, limited list stop early.  Returns 1 when split, 0 when q has no
  * such term (nothing written), PDX_ENOMEM.  Free both before q.
  */
 int pdx_query_split(const pdx_query *q, pdx_query **src, pdx_query **dst);

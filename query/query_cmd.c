@@ -725,10 +725,11 @@ static int print_table_row(lister *l, sqlite3_stmt *st, char *err)
 
 /* ---- SQL ------------------------------------------------------------------------- */
 
-/* A list in first_ns order of a selection with `host A` in it is the UNION
- * of its src and dst halves: each walks an address index in first_ns order,
- * SQLite merges the two, and the LIMIT stops the walk.  As one query with
- * src_ip = A OR dst_ip = A, every match is sorted before the first row. */
+/* A list in first_ns order of a selection with `host A` (or `port N`) in it
+ * is the UNION of its src and dst halves: each walks an address (port) index
+ * in first_ns order, SQLite merges the two, and the LIMIT stops the walk.  As
+ * one query with src_ip = A OR dst_ip = A, every match is sorted before the
+ * first row (`port 53` on 5 million DNS flows: 2.8 s). */
 static int list_split(const options *o, const pdx_select *s)
 {
     return s->where_src != NULL && strcmp(o->sort_sql, "first_ns") == 0;

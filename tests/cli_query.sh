@@ -527,6 +527,22 @@ for expr, pred in (("host " + BUSY, host(BUSY)), ("host %s and tcp" % BUSY, AND(
 code, out, err = run(["--explain", "host " + BUSY])
 name = "host_list_merges"
 ok(name) if "MERGE (UNION)" in out and "TEMP B-TREE" not in out.split("captures of")[0] else fail(name, out[-400:])
+# `port N` lists are split the same way (src_port and dst_port halves).
+PORT = collections.Counter(p for r in rows if r["proto"] in (6, 17, 132)
+                           for p in (r["src_port"], r["dst_port"])).most_common(1)[0][0]
+for expr, pred in (("port %d" % PORT, port(PORT)), ("tcp and port %d" % PORT, AND(proto(6), port(PORT))),
+                   ("port %d and not host %s" % (PORT, BUSY), AND(port(PORT), NOT(host(BUSY))))):
+    for desc in (False, True):
+        match = [r["id"] for r in rows if pred(r)]
+        want = (match[::-1] if desc else match)[:3]
+        code, out, err = run(["--format", "json", "--limit", "3"] + (["--sort", "-first"] if desc else []) + [expr])
+        got = [json.loads(l)["id"] for l in out.splitlines()]
+        name = "port_limit[%s%s]" % (expr, " desc" if desc else "")
+        ok(name) if got == want and len(match) > 3 else fail(name, (got, want, len(match)))
+code, out, err = run(["--explain", "port %d" % PORT])
+name = "port_list_merges"
+ok(name) if ("MERGE (UNION)" in out and "flows_sport" in out and "flows_dport" in out
+             and "TEMP B-TREE" not in out.split("captures of")[0]) else fail(name, out[-400:])
 code, out, err = run(["--sort=-packets", "--limit", "3", "--format", "json"])
 ok("sort_equals_form") if code == 0 and len(out.splitlines()) == 3 else fail("sort_equals_form", err)
 

@@ -539,6 +539,27 @@ for expr, pred in (("port %d" % PORT, port(PORT)), ("tcp and port %d" % PORT, AN
         got = [json.loads(l)["id"] for l in out.splitlines()]
         name = "port_limit[%s%s]" % (expr, " desc" if desc else "")
         ok(name) if got == want and len(match) > 3 else fail(name, (got, want, len(match)))
+# A dense net (most flows) is walked in time order to the limit; a sparse
+# one is sorted: either way the first N of the full order.
+DENSE = collections.Counter(addr_text(r["src_ip"]).split(".")[0] for r in rows if r["src_ip"]
+                            and r["src_ip"][:12] == b"\0" * 10 + b"\xff\xff").most_common(1)[0][0] + ".0.0.0/8"
+SPARSE = "%s/32" % BUSY
+for expr, pred in (("net " + DENSE, net(DENSE)), ("net %s and tcp" % DENSE, AND(net(DENSE), proto(6))),
+                   ("src net " + DENSE, net(DENSE, "src")), ("net " + SPARSE, net(SPARSE))):
+    for desc in (False, True):
+        match = [r["id"] for r in rows if pred(r)]
+        want = (match[::-1] if desc else match)[:3]
+        code, out, err = run(["--format", "json", "--limit", "3"] + (["--sort", "-first"] if desc else []) + [expr])
+        got = [json.loads(l)["id"] for l in out.splitlines()]
+        name = "net_limit[%s%s]" % (expr, " desc" if desc else "")
+        ok(name) if got == want and len(match) > 3 else fail(name, (got, want, len(match)))
+code, out, err = run(["--explain", "--limit", "3", "net " + DENSE])
+name = "dense_net_walks_in_time"
+ok(name) if "dense: walked in time order" in out and "flows_first" in out and "TEMP B-TREE" not in out \
+    else fail(name, out[-400:])
+code, out, err = run(["--explain", "--limit", "3", "net " + SPARSE])
+name = "sparse_net_sorted"
+ok(name) if "dense" not in out and "flows_src" in out else fail(name, out[-400:])
 code, out, err = run(["--explain", "port %d" % PORT])
 name = "port_list_merges"
 ok(name) if ("MERGE (UNION)" in out and "flows_sport" in out and "flows_dport" in out

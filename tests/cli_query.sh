@@ -515,44 +515,43 @@ import collections, ipaddress
 def addr_text(b):
     return str(ipaddress.IPv4Address(b[12:]) if b[:12] == b"\0" * 10 + b"\xff\xff" else ipaddress.IPv6Address(b))
 BUSY = addr_text(collections.Counter(r["dst_ip"] for r in rows if r["dst_ip"]).most_common(1)[0][0])
-for expr, pred in (("host " + BUSY, host(BUSY)), ("host %s and tcp" % BUSY, AND(host(BUSY), proto(6))),
-                   ("udp and not port 53 and host " + BUSY, AND(proto(17), NOT(port(53)), host(BUSY)))):
-    for desc in (False, True):
-        match = [r["id"] for r in rows if pred(r)]
-        want = (match[::-1] if desc else match)[:2]
-        code, out, err = run(["--format", "json", "--limit", "2"] + (["--sort", "-first"] if desc else []) + [expr])
-        got = [json.loads(l)["id"] for l in out.splitlines()]
-        name = "host_limit[%s%s]" % (expr, " desc" if desc else "")
-        ok(name) if got == want and len(match) > 2 else fail(name, (got, want, len(match)))
+
+
+def first_n(kind, n, cases):
+    """Each expression with --limit n, ascending and descending: the first n
+    of the full order, from a selection of more than n flows."""
+    for expr, pred in cases:
+        for desc in (False, True):
+            match = [r["id"] for r in rows if pred(r)]
+            want = (match[::-1] if desc else match)[:n]
+            code, out, err = run(["--format", "json", "--limit", str(n)] +
+                                 (["--sort", "-first"] if desc else []) + [expr])
+            got = [json.loads(l)["id"] for l in out.splitlines()]
+            name = "%s_limit[%s%s]" % (kind, expr, " desc" if desc else "")
+            ok(name) if got == want and len(match) > n else fail(name, (got, want, len(match)))
+
+
+first_n("host", 2, (("host " + BUSY, host(BUSY)), ("host %s and tcp" % BUSY, AND(host(BUSY), proto(6))),
+                    ("udp and not port 53 and host " + BUSY, AND(proto(17), NOT(port(53)), host(BUSY)))))
 code, out, err = run(["--explain", "host " + BUSY])
 name = "host_list_merges"
 ok(name) if "MERGE (UNION)" in out and "TEMP B-TREE" not in out.split("captures of")[0] else fail(name, out[-400:])
 # `port N` lists are split the same way (src_port and dst_port halves).
 PORT = collections.Counter(p for r in rows if r["proto"] in (6, 17, 132)
                            for p in (r["src_port"], r["dst_port"])).most_common(1)[0][0]
-for expr, pred in (("port %d" % PORT, port(PORT)), ("tcp and port %d" % PORT, AND(proto(6), port(PORT))),
-                   ("port %d and not host %s" % (PORT, BUSY), AND(port(PORT), NOT(host(BUSY))))):
-    for desc in (False, True):
-        match = [r["id"] for r in rows if pred(r)]
-        want = (match[::-1] if desc else match)[:3]
-        code, out, err = run(["--format", "json", "--limit", "3"] + (["--sort", "-first"] if desc else []) + [expr])
-        got = [json.loads(l)["id"] for l in out.splitlines()]
-        name = "port_limit[%s%s]" % (expr, " desc" if desc else "")
-        ok(name) if got == want and len(match) > 3 else fail(name, (got, want, len(match)))
+first_n("port", 3, (("port %d" % PORT, port(PORT)), ("tcp and port %d" % PORT, AND(proto(6), port(PORT))),
+                    ("port %d and not host %s" % (PORT, BUSY), AND(port(PORT), NOT(host(BUSY))))))
+code, out, err = run(["--explain", "port %d" % PORT])
+name = "port_list_merges"
+ok(name) if ("MERGE (UNION)" in out and "flows_sport" in out and "flows_dport" in out
+             and "TEMP B-TREE" not in out.split("captures of")[0]) else fail(name, out[-400:])
 # A dense net (most flows) is walked in time order to the limit; a sparse
 # one is sorted: either way the first N of the full order.
 DENSE = collections.Counter(addr_text(r["src_ip"]).split(".")[0] for r in rows if r["src_ip"]
                             and r["src_ip"][:12] == b"\0" * 10 + b"\xff\xff").most_common(1)[0][0] + ".0.0.0/8"
 SPARSE = "%s/32" % BUSY
-for expr, pred in (("net " + DENSE, net(DENSE)), ("net %s and tcp" % DENSE, AND(net(DENSE), proto(6))),
-                   ("src net " + DENSE, net(DENSE, "src")), ("net " + SPARSE, net(SPARSE))):
-    for desc in (False, True):
-        match = [r["id"] for r in rows if pred(r)]
-        want = (match[::-1] if desc else match)[:3]
-        code, out, err = run(["--format", "json", "--limit", "3"] + (["--sort", "-first"] if desc else []) + [expr])
-        got = [json.loads(l)["id"] for l in out.splitlines()]
-        name = "net_limit[%s%s]" % (expr, " desc" if desc else "")
-        ok(name) if got == want and len(match) > 3 else fail(name, (got, want, len(match)))
+first_n("net", 3, (("net " + DENSE, net(DENSE)), ("net %s and tcp" % DENSE, AND(net(DENSE), proto(6))),
+                   ("src net " + DENSE, net(DENSE, "src")), ("net " + SPARSE, net(SPARSE))))
 code, out, err = run(["--explain", "--limit", "3", "net " + DENSE])
 name = "dense_net_walks_in_time"
 ok(name) if "dense: walked in time order" in out and "flows_first" in out and "TEMP B-TREE" not in out \
@@ -560,10 +559,6 @@ ok(name) if "dense: walked in time order" in out and "flows_first" in out and "T
 code, out, err = run(["--explain", "--limit", "3", "net " + SPARSE])
 name = "sparse_net_sorted"
 ok(name) if "dense" not in out and "flows_src" in out else fail(name, out[-400:])
-code, out, err = run(["--explain", "port %d" % PORT])
-name = "port_list_merges"
-ok(name) if ("MERGE (UNION)" in out and "flows_sport" in out and "flows_dport" in out
-             and "TEMP B-TREE" not in out.split("captures of")[0]) else fail(name, out[-400:])
 code, out, err = run(["--sort=-packets", "--limit", "3", "--format", "json"])
 ok("sort_equals_form") if code == 0 and len(out.splitlines()) == 3 else fail("sort_equals_form", err)
 

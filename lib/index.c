@@ -154,17 +154,25 @@ static int check_tables(pdx_index *ix, const char *path, char *errbuf)
     return rc;
 }
 
+/* The error for a database that SQLite could not read when it was opened:
+ * what it is by SQLite's result code (extended codes are on: the low byte
+ * is the primary one), then SQLite's own words. */
+static int unreadable(pdx_index *ix, const char *path, int code, const char *damaged, char *errbuf)
+{
+    const char *what = (code & 0xff) == SQLITE_NOTADB    ? "not a SQLite database"
+                       : (code & 0xff) == SQLITE_CORRUPT ? damaged
+                                                         : "cannot read it";
+    return pdx_errf(errbuf, PDX_EDB, "%s: %s (%s)", path, what, sqlite3_errmsg(ix->db));
+}
+
 /* Checks that the database is empty or a pcapdex index; sets ix->version. */
 static int check_ours(pdx_index *ix, const char *path, char *errbuf)
 {
     int64_t ntables = 0, uv = 0;
     int rc, has_meta = 0;
     if ((rc = query_int(ix, "SELECT count(*) FROM sqlite_master", &ntables, errbuf)) < 0)
-        return pdx_errf(errbuf, PDX_EDB,
-                        sqlite3_errcode(ix->db) == SQLITE_NOTADB    ? "%s: not a SQLite database (%s)"
-                        : sqlite3_errcode(ix->db) == SQLITE_CORRUPT ? "%s: damaged SQLite database (%s)"
-                                                                    : "%s: cannot read it (%s)",
-                        path, sqlite3_errmsg(ix->db));
+        return unreadable(ix, path, sqlite3_extended_errcode(ix->db), "damaged SQLite database",
+                          errbuf);
     if ((rc = query_int(ix, "PRAGMA user_version", &uv, errbuf)) < 0)
         return rc;
     if (ntables == 0) {
@@ -185,9 +193,7 @@ static int check_ours(pdx_index *ix, const char *path, char *errbuf)
         } else if (src != SQLITE_DONE) {
             /* A meta table that cannot be read is damage, not a stranger's
              * database: say what SQLite found. */
-            rc = pdx_errf(errbuf, PDX_EDB,
-                          src == SQLITE_CORRUPT ? "%s: damaged index: %s" : "%s: cannot read it: %s",
-                          path, sqlite3_errmsg(ix->db));
+            rc = unreadable(ix, path, src, "damaged index", errbuf);
             sqlite3_finalize(st);
             return rc;
         }

@@ -43,8 +43,8 @@ void pdx_index_setup(void);
  * flows put their rows at random places in the per-host, per-port and
  * Community ID B-trees, which are about a quarter of such an index; once
  * those outgrow the cache, each new flow reads and writes back a page of
- * each.  5 million DNS flows indexed in 10 runs: 252 s with 16 MiB, 178 s
- * with a quarter (docs/bench.md). */
+ * each.  The benchmark's 5 million DNS flows indexed in 10 runs: 221 s with
+ * 16 MiB, 173 s with a quarter (docs/bench.md). */
 #define PDX_INDEX_CACHE_DEFAULT (16u << 20)
 #define PDX_INDEX_CACHE_AUTO_MAX (256u << 20)
 

@@ -22,10 +22,11 @@ typedef struct pdx_select {
     int64_t since_ns, until_ns;
     int64_t max_dur;
     char *where; /* "WHERE ..." (never empty) */
-    /* When the expression has a `host A` to split (pdx_query_split): the
-     * two halves and their WHERE clauses; all NULL otherwise.  A list sorted
-     * by first_ns can then be the UNION of the halves, each walking an
-     * address index in order, and stop at its LIMIT. */
+    /* When the expression has a `host A` or `port N` to split
+     * (pdx_query_split): the two halves and their WHERE clauses; all NULL
+     * otherwise.  A list sorted by first_ns can then be the UNION of the
+     * halves, each walking an address (port) index in order, and stop at
+     * its LIMIT. */
     pdx_query *split_src, *split_dst;
     char *where_src, *where_dst;
 } pdx_select;

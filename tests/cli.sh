@@ -103,7 +103,7 @@ cp "$T/hurt.db" "$T/hurt2.db"
 printf '\016\377\377\377\377\377\377\377' |
     dd of="$T/hurt2.db" bs=1 seek=$(((MP - 1) * PS)) conv=notrunc 2>/dev/null
 expect damaged_meta_page 3 "$PDX" index --db "$T/hurt2.db" "$T/one.pcap"
-has damaged_meta_page_msg "$T/err" "hurt2\.db: damaged index: database disk image is malformed"
+has damaged_meta_page_msg "$T/err" "hurt2\.db: damaged index \\(database disk image is malformed\\)"
 expect garbage_db_msg 3 "$PDX" query --db "$T/garbage.db"
 has garbage_db_named "$T/err" "garbage\.db: not a SQLite database"
 

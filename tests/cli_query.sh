@@ -556,6 +556,12 @@ code, out, err = run(["--explain", "--limit", "3", "net " + DENSE])
 name = "dense_net_walks_in_time"
 ok(name) if "dense: walked in time order" in out and "flows_first" in out and "TEMP B-TREE" not in out \
     else fail(name, out[-400:])
+code, out, err = run(["--explain", "--limit", "3", "--sort", "-first", "net " + DENSE])
+name = "dense_net_walks_in_time_desc"
+ok(name) if "dense: walked in time order" in out and "flows_first" in out else fail(name, out[-400:])
+code, out, err = run(["--explain", "--limit", "10001", "net " + DENSE])
+name = "dense_net_over_probe_limit_sorted"
+ok(name) if "dense" not in out and "TEMP B-TREE" in out else fail(name, out[-400:])
 code, out, err = run(["--explain", "--limit", "3", "net " + SPARSE])
 name = "sparse_net_sorted"
 ok(name) if "dense" not in out and "flows_src" in out else fail(name, out[-400:])

@@ -637,24 +637,24 @@ static int same_content(indexer *x, const input *in, pdx_caprow *row, const char
  * never wait for the writer thread.  A path comes once in a run (inputs are
  * unique; --watch waits for each commit), but another path with the same
  * content may be queued and not committed yet: x->qd has those.  CAP_OK to
- * index it.
+ * index it; when it resumes a capture that grew (row->resumes), *known is
+ * that capture's row as the index holds it.
  */
-static int check_capture(indexer *x, const input *in, pdx_caprow *row)
+static int check_capture(indexer *x, const input *in, pdx_caprow *row, pdx_capknown *known)
 {
     char err[PDX_ERRBUF_SIZE];
-    pdx_capknown known;
     if (file_identity(in->path, &row->size, &row->mtime_ns, NULL, err) < 0) {
         if (in->explicit_arg)
             pdx_cli_error("%s: %s", in->path, err);
         x->captures_failed += in->explicit_arg;
         return CAP_FAILED;
     }
-    int rc = pdx_index_capture_by_path(x->rix, in->path, &known, err);
+    int rc = pdx_index_capture_by_path(x->rix, in->path, known, err);
     if (rc < 0) {
         pdx_cli_error("%s: %s", x->db_path, err);
         return CAP_FATAL;
     }
-    if (rc == 1 && known.size == row->size && known.mtime_ns == row->mtime_ns) {
+    if (rc == 1 && known->size == row->size && known->mtime_ns == row->mtime_ns) {
         x->captures_skipped++;
         return CAP_SKIP;
     }
@@ -678,36 +678,36 @@ static int check_capture(indexer *x, const input *in, pdx_caprow *row)
         return CAP_FAILED;
     }
     if (rc == 1) {
-        if (strcmp(known.fingerprint, row->fingerprint) == 0) {
+        if (strcmp(known->fingerprint, row->fingerprint) == 0) {
             x->captures_skipped++;
             return CAP_SKIP;
         }
         /* Its flows go on into the new records only from where the index
          * left them: at the end of the last capture indexed. */
-        int grown = appended_to(in, &known, row);
-        if (grown && known.id == x->next_cap_id - 1) {
-            row->resumes = known.id;
+        int grown = appended_to(in, known, row);
+        if (grown && known->id == x->next_cap_id - 1) {
+            row->resumes = known->id;
             return CAP_OK;
         }
         /* A capture of no packets (a file holding only its header when it
          * was taken) loses nothing when its new content is indexed anew:
          * the next round of a ring, or a writer that had not begun. */
-        if (grown && known.packets > 0) {
+        if (grown && known->packets > 0) {
             warn(x, "%s: changed since it was indexed: it grew, but other captures were indexed "
                     "after it, so its flows cannot go on; not indexed again", in->path);
             x->captures_changed++;
             return CAP_SKIP;
         }
-        if (!x->ring && known.packets > 0) {
+        if (!x->ring && known->packets > 0) {
             warn(x, "%s: changed since it was indexed (size or content differ); not indexed again",
                  in->path);
             x->captures_changed++;
             return CAP_SKIP;
         }
-        row->replaces = known.id; /* the new round of a ring: index it (below) */
+        row->replaces = known->id; /* the new round of a ring: index it (below) */
     }
     const queued *same = queued_content(x, row->fingerprint, row->size);
-    rc = same ? 1 : pdx_index_capture_by_fingerprint(x->rix, row->fingerprint, row->size, &known, err);
+    rc = same ? 1 : pdx_index_capture_by_fingerprint(x->rix, row->fingerprint, row->size, known, err);
     if (rc < 0) {
         pdx_cli_error("%s: %s", x->db_path, err);
         return CAP_FATAL;
@@ -715,11 +715,11 @@ static int check_capture(indexer *x, const input *in, pdx_caprow *row)
     if (rc == 1 && !same) {
         /* A capture whose replacement is queued but not committed is, for
          * this check, replaced already (what --jobs 1 would see). */
-        for (size_t i = 0; i < x->n_qd && !known.replaced; i++)
-            known.replaced = x->qd[i].replaces == known.id;
+        for (size_t i = 0; i < x->n_qd && !known->replaced; i++)
+            known->replaced = x->qd[i].replaces == known->id;
     }
     if (rc == 1)
-        return same_content(x, in, row, same ? same->path : known.path, same ? NULL : &known);
+        return same_content(x, in, row, same ? same->path : known->path, same ? NULL : known);
     return CAP_OK;
 }
 
@@ -754,15 +754,18 @@ static int index_one(indexer *x, input *in)
 {
     char err[PDX_ERRBUF_SIZE];
     pdx_caprow row;
+    pdx_capknown known;
     int rc;
 
     memset(&row, 0, sizeof(row));
     row.path = in->path;
-    if ((rc = check_capture(x, in, &row)) != CAP_OK)
+    if ((rc = check_capture(x, in, &row, &known)) != CAP_OK)
         return rc;
 
     int open_rc;
-    parse_job *job = parse_job_open(in->path, &x->popts, &row.compression, &open_rc, err);
+    parse_opts po = x->popts;
+    po.count_from = row.resumes > 0 ? known.packets : 0;
+    parse_job *job = parse_job_open(in->path, &po, &row.compression, &open_rc, err);
     if (job == NULL) {
         /* In a directory, a file that is no capture is passed over; one
          * whose compressed data is damaged is a capture that failed. */
@@ -804,7 +807,7 @@ static int index_one(indexer *x, input *in)
     if (!resuming)
         x->next_cap_id++;
 
-    uint64_t n_packets = 0, n_new = 0, new_bytes = 0;
+    uint64_t n_packets = 0, n_new = 0;
     for (int last = 0; !last;) {
         const parse_chunk *c = parse_job_next(job);
         for (size_t i = 0; i < c->n; i++) {
@@ -829,7 +832,6 @@ static int index_one(indexer *x, input *in)
                     continue;
                 }
                 n_new++;
-                new_bytes += it->wirelen;
             }
             rc = pdx_flowtab_packet_keyed(x->ft, &it->pkt, &it->key, it->hash, it->linktype,
                                           row.id, it->offset, it->ts_ns, it->wirelen);
@@ -920,8 +922,9 @@ static int index_one(indexer *x, input *in)
             pdx_cli_note("%s: grew since it was indexed: its %llu new packets are indexed into "
                          "capture %lld", in->path, (unsigned long long)n_new, (long long)row.id);
     }
-    x->packets += resuming ? n_new : row.packets;
-    x->bytes += resuming ? new_bytes : row.bytes;
+    /* Records read, filtered ones too, as for a capture read whole. */
+    x->packets += row.packets - (resuming ? PDX_MIN(known.packets, row.packets) : 0);
+    x->bytes += row.bytes - (resuming ? PDX_MIN(known.bytes, row.bytes) : 0);
     x->file_bytes += row.size;
     x->filtered += pr->filtered;
     x->cur_path = NULL; /* its bytes and packets are in file_bytes and packets now */

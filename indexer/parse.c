@@ -245,7 +245,7 @@ static void fill(parse_job *j, parse_chunk *c)
             r->invalid++;
         if ((j->opts.n_ex && excluded(&j->opts, &it->pkt)) ||
             (j->opts.filter && !bpf_keep(j, &rec))) {
-            r->filtered++;
+            r->filtered += r->packets > j->opts.count_from;
             continue;
         }
         it->hash = pdx_flow_key(&it->pkt, rec.linktype, &it->key);

@@ -48,6 +48,9 @@ typedef struct parse_opts {
     const uint8_t (*ex_hi)[16];
     size_t n_ex;
     const char *filter;         /* --filter, or NULL */
+    uint64_t count_from;        /* records before this one were counted in an
+                                 * earlier run (a capture that grew): the result's
+                                 * filtered counts only the records after */
 } parse_opts;
 
 #define PARSE_MAX_WARN 4

@@ -434,6 +434,7 @@ static int capknown_from(sqlite3_stmt *st, pdx_capknown *out)
     snprintf(out->path, sizeof(out->path), "%s", p ? (const char *)p : "");
     out->replaced = sqlite3_column_int(st, 5) != 0;
     out->packets = (uint64_t)sqlite3_column_int64(st, 6);
+    out->bytes = (uint64_t)sqlite3_column_int64(st, 7);
     return 1;
 }
 
@@ -444,8 +445,8 @@ int pdx_index_capture_by_path(pdx_index *ix, const char *path, pdx_capknown *out
 #define CAPKNOWN_SQL "SELECT id, size, mtime_ns, fingerprint, path, "
     const char *sql =
         ix->version >= 5
-            ? CAPKNOWN_SQL "0, packets FROM captures WHERE path=?1 AND replaced_ns IS NULL"
-            : CAPKNOWN_SQL "0, packets FROM captures WHERE path=?1";
+            ? CAPKNOWN_SQL "0, packets, bytes FROM captures WHERE path=?1 AND replaced_ns IS NULL"
+            : CAPKNOWN_SQL "0, packets, bytes FROM captures WHERE path=?1";
     if (sqlite3_prepare_v2(ix->db, sql, -1, &st, NULL) != SQLITE_OK)
         return dberr(ix, errbuf, "prepare");
     sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
@@ -464,10 +465,10 @@ int pdx_index_capture_by_fingerprint(pdx_index *ix, const char *fp, uint64_t siz
     /* A capture still on disk before one whose file was overwritten. */
     const char *sql =
         ix->version >= 5
-            ? CAPKNOWN_SQL "replaced_ns IS NOT NULL, packets FROM captures"
+            ? CAPKNOWN_SQL "replaced_ns IS NOT NULL, packets, bytes FROM captures"
                            " WHERE (fingerprint=?1 AND size=?2) OR (raw_fingerprint=?1 AND raw_size=?2)"
                            " ORDER BY replaced_ns IS NOT NULL, id LIMIT 1"
-            : CAPKNOWN_SQL "0, packets FROM captures WHERE (fingerprint=?1 AND size=?2)"
+            : CAPKNOWN_SQL "0, packets, bytes FROM captures WHERE (fingerprint=?1 AND size=?2)"
                            " OR (raw_fingerprint=?1 AND raw_size=?2) ORDER BY id LIMIT 1";
     if (sqlite3_prepare_v2(ix->db, sql, -1, &st, NULL) != SQLITE_OK)
         return dberr(ix, errbuf, "prepare");

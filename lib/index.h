@@ -107,6 +107,7 @@ typedef struct pdx_capknown {
     char fingerprint[80];
     int replaced;     /* overwritten since it was indexed (index --ring) */
     uint64_t packets; /* records it held */
+    uint64_t bytes;   /* their bytes on the wire */
     char path[4096];
 } pdx_capknown;
 

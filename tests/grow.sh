@@ -125,4 +125,24 @@ for c in ooo frag header; do
     has "grow_${c}_resumed_json" "$T/out" '"captures_indexed":1,.*"captures_replaced":0,.*"captures_resumed":1,'
     compare "grow_$c" "$T/c_$c.db" "$T/c_${c}_whole.db"
 done
+# The summary of a run that takes up a grown capture counts what that run
+# read (records, filtered ones too, and their bytes), so that the two runs
+# add up to indexing the finished file at once, also under --filter.
+jsum() { python3 -c 'import json, sys
+t = [0, 0, 0]
+for f in sys.argv[1:]:
+    d = json.load(open(f))
+    t = [t[0] + d["packets"], t[1] + d["packets_filtered"], t[2] + d["bytes"]]
+print(*t)' "$@"; }
+mkdir -p "$T/flt"
+head -c $(($(wc -c <"$T/full.pcap") / 2)) "$T/full.pcap" >"$T/flt/cap.pcap"
+"$PDX" index --json --filter udp --db "$T/flt.db" "$T/flt/cap.pcap" >"$T/flt1.json" 2>/dev/null
+cp "$T/full.pcap" "$T/flt/cap.pcap"
+expect grow_filter_resumed 0 "$PDX" index --json --filter udp --db "$T/flt.db" "$T/flt/cap.pcap"
+cp "$T/out" "$T/flt2.json"
+has grow_filter_resumed_json "$T/out" '"captures_resumed":1,'
+"$PDX" index --json --filter udp --db "$T/fltw.db" "$T/full.pcap" >"$T/fltw.json" 2>/dev/null
+same grow_filter_counts_add_up "$(jsum "$T/flt1.json" "$T/flt2.json")" "$(jsum "$T/fltw.json")"
+same grow_filter_some_filtered "$(jsum "$T/flt2.json" | awk '{ print ($2 > 0) }')" 1
+
 finish grow

@@ -729,13 +729,13 @@ static int64_t next_seg_cb(void *ctx, int64_t flow_id, int64_t capture_id)
 }
 
 /* Takes capture id up again, its file grown since it was indexed as the last
- * capture: *after gets the offset of the last record it holds; each flow it
- * holds goes on with its next segment there, each rollup kind with its next
- * run. */
-static int resume_capture(indexer *x, int64_t id, int64_t *after, char *err)
+ * capture: each flow it holds goes on with its next segment there, each
+ * rollup kind with its next run.  (The records it holds are the file's first
+ * captures.packets, which the parse job marks counted.) */
+static int resume_capture(indexer *x, int64_t id, char *err)
 {
     int rc;
-    if ((rc = settle(x, err)) < 0 || (rc = pdx_index_capture_last_offset(x->ix, id, after, err)) < 0)
+    if ((rc = settle(x, err)) < 0)
         return rc;
     if ((rc = pdx_flowtab_resume(x->ft, id, next_seg_cb, x->ix)) < 0)
         return pdx_errf(err, rc, "capture %lld: %s", (long long)id,
@@ -785,13 +785,12 @@ static int index_one(indexer *x, input *in)
         parse_job_start(job, x->loop);
 
     int resuming = row.resumes > 0;
-    int64_t resume_after = -1; /* resuming: the last record indexed before */
     row.id = resuming ? row.resumes : x->next_cap_id;
     row.first_ns = row.last_ns = INT64_MIN;
     row.status = "indexing";
     row.warnings = "";
     pdx_rollup_reset(x->ru);
-    if (resuming && resume_capture(x, row.id, &resume_after, err) < 0) {
+    if (resuming && resume_capture(x, row.id, err) < 0) {
         pdx_cli_error("%s: %s", x->db_path, err);
         goto fatal;
     }
@@ -822,7 +821,7 @@ static int index_one(indexer *x, input *in)
             if (i + 2 < c->n)
                 pdx_flowtab_prefetch(x->ft, c->item[i + 2].hash, PDX_PREFETCH_NEIGHBOURS);
             if (resuming) {
-                if ((int64_t)it->offset <= resume_after) {
+                if (it->counted) {
                     /* indexed before the file grew */
                     if ((rc = pdx_flowtab_skip_packet(x->ft, &it->pkt, it->ts_ns)) < 0) {
                         pdx_cli_error("out of memory");

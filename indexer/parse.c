@@ -253,6 +253,7 @@ static void fill(parse_job *j, parse_chunk *c)
         it->ts_ns = rec.ts_ns;
         it->linktype = rec.linktype;
         it->wirelen = rec.origlen;
+        it->counted = r->packets <= j->opts.count_from;
         c->n++;
     }
     c->pos = j->zs ? pdx_zsrc_consumed(j->zs) : pdx_capture_tell(j->cap);

@@ -31,6 +31,7 @@ typedef struct parse_item {
     int64_t ts_ns;
     uint32_t linktype;
     uint32_t wirelen;
+    uint8_t counted; /* among the first parse_opts.count_from records */
 } parse_item;
 
 #define PARSE_CHUNK_ITEMS 2048
@@ -48,8 +49,9 @@ typedef struct parse_opts {
     const uint8_t (*ex_hi)[16];
     size_t n_ex;
     const char *filter;         /* --filter, or NULL */
-    uint64_t count_from;        /* records before this one were counted in an
-                                 * earlier run (a capture that grew): the result's
+    uint64_t count_from;        /* records before this one were read by an
+                                 * earlier run (a capture that grew): their
+                                 * items are marked counted, and the result's
                                  * filtered counts only the records after */
 } parse_opts;
 

@@ -603,12 +603,6 @@ static int query_one(pdx_index *ix, const char *sql, int64_t a, int64_t b, const
     return PDX_OK;
 }
 
-int pdx_index_capture_last_offset(pdx_index *ix, int64_t capture_id, int64_t *out, char *errbuf)
-{
-    return query_one(ix, "SELECT coalesce(max(last_offset), -1) FROM packets WHERE capture_id=?1",
-                     capture_id, 0, NULL, out, errbuf);
-}
-
 int64_t pdx_index_next_seg(pdx_index *ix, int64_t flow_id, int64_t capture_id)
 {
     int64_t v = 0;

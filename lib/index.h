@@ -133,9 +133,8 @@ int pdx_index_capture_relink(pdx_index *ix, const pdx_caprow *row, char *errbuf)
  * file grown since) is taken up again: its size, mtime and fingerprint become
  * row's, and its sections and interfaces go (finish writes them anew). */
 int pdx_index_capture_resume(pdx_index *ix, const pdx_caprow *row, char *errbuf);
-/* Of capture_id, indexed before: the offset of the last record stored (-1
- * when none), the next segment of a flow, the next rollup run of a kind. */
-int pdx_index_capture_last_offset(pdx_index *ix, int64_t capture_id, int64_t *out, char *errbuf);
+/* Of capture_id, indexed before: the next segment of a flow, the next
+ * rollup run of a kind. */
 int64_t pdx_index_next_seg(pdx_index *ix, int64_t flow_id, int64_t capture_id);
 int pdx_index_next_run(pdx_index *ix, int64_t capture_id, const char *kind, uint32_t *out,
                        char *errbuf);

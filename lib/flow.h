@@ -174,14 +174,14 @@ void pdx_flowtab_prefetch(const pdx_flowtab *t, uint64_t h, enum pdx_prefetch st
  */
 int pdx_flowtab_end_capture(pdx_flowtab *t, int64_t capture_id);
 
-/* Before more records of capture_id, already indexed up to some record, are
- * taken (a capture that grew): each flow it held goes on with its next
- * segment there, next_seg(ctx, flow ID, capture_id) (>= 0, or < 0 to stop
- * with that error). */
 /* A packet indexed before (a capture taken up again is read from its
  * start): only what later packets need of it, a first fragment's ports. */
 int pdx_flowtab_skip_packet(pdx_flowtab *t, const pdx_pkt *p, int64_t ts_ns);
 
+/* Before more records of capture_id, already indexed up to some record, are
+ * taken (a capture that grew): each flow it held goes on with its next
+ * segment there, next_seg(ctx, flow ID, capture_id) (>= 0, or < 0 to stop
+ * with that error). */
 int pdx_flowtab_resume(pdx_flowtab *t, int64_t capture_id,
                        int64_t (*next_seg)(void *ctx, int64_t flow_id, int64_t capture_id),
                        void *ctx);

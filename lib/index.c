@@ -357,14 +357,14 @@ int pdx_index_set_cache(pdx_index *ix, uint64_t bytes, char *errbuf)
 /* The writer's cache as the index stands (index.h). */
 static int auto_cache(pdx_index *ix, char *errbuf)
 {
-    int64_t pages = 0, page = 0;
+    int64_t size = 0;
     int rc;
     if (ix->cache_set)
         return PDX_OK;
-    if ((rc = query_int(ix, "PRAGMA page_count", &pages, errbuf)) < 0 ||
-        (rc = query_int(ix, "PRAGMA page_size", &page, errbuf)) < 0)
+    if ((rc = query_int(ix, "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
+                        &size, errbuf)) < 0)
         return rc;
-    uint64_t want = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page / 4 : 0;
+    uint64_t want = size > 0 ? (uint64_t)size / 4 : 0;
     want = PDX_MAX(want, (uint64_t)PDX_INDEX_CACHE_DEFAULT);
     want = PDX_MIN(want, (uint64_t)PDX_INDEX_CACHE_AUTO_MAX);
     /* In whole MiB, so that a growing index changes it now and then. */

@@ -803,16 +803,24 @@ static int prepare_bound(sqlite3 *db, const char *sql, const pdx_select *s, int 
 #define DENSE_PROBE 8
 #define DENSE_MAX_LIMIT 10000
 
+/* "EXPLAIN QUERY PLAN sql", to free; NULL when out of memory. */
+static char *plan_sql(const char *sql)
+{
+    size_t len = strlen(sql) + sizeof("EXPLAIN QUERY PLAN ");
+    char *eqp = malloc(len);
+    if (eqp != NULL)
+        snprintf(eqp, len, "EXPLAIN QUERY PLAN %s", sql);
+    return eqp;
+}
+
 /* 1 when SQLite's plan for sql sorts every match before the first row (it
  * answers the filter from an address or port index), else 0; < 0 on error. */
 static int sorts_all(sqlite3 *db, const char *sql, char *err)
 {
-    size_t len = strlen(sql) + 32;
-    char *eqp = malloc(len);
+    char *eqp = plan_sql(sql);
     sqlite3_stmt *st = NULL;
     if (eqp == NULL)
         return pdx_errf(err, PDX_ENOMEM, "out of memory");
-    snprintf(eqp, len, "EXPLAIN QUERY PLAN %s", sql);
     int rc = sqlite3_prepare_v2(db, eqp, -1, &st, NULL);
     free(eqp);
     if (rc != SQLITE_OK)
@@ -934,11 +942,9 @@ static int explain(sqlite3 *db, const char *title, const char *sql, const pdx_se
     sqlite3_finalize(st);
     st = NULL;
 
-    size_t len = strlen(sql) + 32;
-    char *eqp = malloc(len);
+    char *eqp = plan_sql(sql);
     if (eqp == NULL)
         return pdx_errf(err, PDX_ENOMEM, "out of memory");
-    snprintf(eqp, len, "EXPLAIN QUERY PLAN %s", sql);
     rc = prepare_bound(db, eqp, s, split, with_limit, limit, &st, err);
     free(eqp);
     if (rc < 0)
